@@ -197,7 +197,9 @@ def _check_minimum(value: float, key: str, metadata: Mapping[str, Any]) -> None:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _show(value: Any) -> str:

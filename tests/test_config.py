@@ -109,7 +109,7 @@ def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected a mapping at the top level, got a list"):
         load_settings(write(tmp_path, "- a\n- b\n"))
     with pytest.raises(ConfigError, match="monitoring: expected a mapping, got a string"):
-        load_settings(write(tmp_path, "monitoring: on\n"))
+        load_settings(write(tmp_path, "monitoring: fast\n"))
 
 
 def test_section_as_a_dict_like_obra_passes_it() -> None:
