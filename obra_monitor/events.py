@@ -117,10 +117,12 @@ def normalize_intent(value: object) -> str | None:
 
 
 def _enum_value(value: object) -> str | None:
+    """The text of a str, an Enum member (by value) or anything printable; None if blank."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
-    raw = getattr(value, "value", value)
-    text = str(raw).strip()
+    text = str(getattr(value, "value", value)).strip()
     return text or None
 
 
