@@ -27,6 +27,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -75,12 +76,15 @@ class LoggerStats:
 class ProductionLogger:
     """Structured JSONL production logging for an interactive NL REPL."""
 
-    def __init__(self, config: Mapping[str, Any] | LoggingSettings | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | LoggingSettings | None = None, *,
+                 clock: Callable[[], datetime] = ev.utc_now) -> None:
         """`config` is the `production_logging` section as a dict (or settings).
 
         An invalid section raises ConfigError here, at start-up, so a typo is
-        found at once rather than as silently missing logs.
+        found at once rather than as silently missing logs. `clock` stamps
+        events (aware UTC datetimes); simulators pass one to backfill history.
         """
+        self._clock = clock
         self.settings = config if isinstance(config, LoggingSettings) else settings_from_mapping(config)
         self.enabled = self.settings.enabled
         self.log_path = self.settings.path
@@ -308,9 +312,9 @@ class ProductionLogger:
             return
         session = session_id if type(session_id) is str else str(session_id)
         if turn is None:
-            event = {ev.TYPE: event_type, ev.TS: ev.utc_now(), ev.SESSION: session, **fields}
+            event = {ev.TYPE: event_type, ev.TS: self._clock(), ev.SESSION: session, **fields}
         else:
-            event = {ev.TYPE: event_type, ev.TS: ev.utc_now(), ev.SESSION: session, ev.TURN: turn, **fields}
+            event = {ev.TYPE: event_type, ev.TS: self._clock(), ev.SESSION: session, ev.TURN: turn, **fields}
         line = encode_event(event)
         if self._queue is None:
             self._writer.write(line)
