@@ -1,0 +1,816 @@
+"""Aggregate events into the figures every view shows: one streaming aggregator.
+
+`Stats` is fed event dicts (as `reader` parses them) one batch at a time with
+`add_many()` (or `add()`), in log order, and answers at any moment with
+`summary()`: counts by type, sessions, success rate by operation, confidence
+by intent and NL stage, validation failure rate, latency percentiles, error
+rate by stage, top failure modes, failed executions and the slowest turns.
+`analyze`, `session`, the TUI and the dashboard all use it, so a figure is
+computed in one place.
+
+Memory is bounded: one float per duration (array('d')), a small state per
+session (its id, counters and the current turn's input cut to
+INPUT_KEEP characters), at most `max_keys` failure-mode keys, and bounded
+heaps/deques for the slowest and the most recent failures; never the events.
+
+Fields of the wrong type (a string duration, a null session, a bool
+confidence) are ignored field by field; nothing here raises on odd input.
+
+Joining. An execution_result counts towards the operation of its own
+`operation` field when present; otherwise the operation of its turn's
+nl_result (same session and turn), or, when either has no `turn` (older
+loggers), the session's latest nl_result; otherwise it counts as UNKNOWN.
+
+Merging. `a.merge(b)` adds `b` (which must come *after* `a` in the log) into
+`a`. A `Stats(partial=True)` is one that may have a predecessor (a later chunk
+of a file scanned in parallel, or a time bucket): execution_results whose
+nl_result it has not seen are kept aside and joined during the merge. This
+is what makes `aggregate()` parallel, and what a rolling window can reuse.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import re
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from obra_monitor import events as ev
+from obra_monitor.reader import EventScan, LogSet, Record
+
+PERCENTILES = (50, 95, 99)
+INPUT_KEEP = 200  # characters of a turn's input kept for the slowest-turns table
+MESSAGE_KEEP = 300  # characters of an example failure message kept
+
+# Session state slots (a list per session, for speed).
+_EVENTS, _ERRORS, _FAILED, _FIRST, _LAST, _IN_SEEN, _IN_TURN, _IN_TEXT, _NL_SEEN, _NL_TURN, _NL_OP = range(11)
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
+    """The p-th percentile (0..100) of sorted values; None when there are none.
+
+    Exact, with linear interpolation between the closest ranks: the same
+    definition (and the same arithmetic) as numpy.percentile's default
+    method='linear'.
+    """
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {p}")
+    index = (n - 1) * (p / 100)
+    low = math.floor(index)
+    gamma = index - low
+    a = float(sorted_values[low])
+    if low + 1 >= n:
+        return a
+    b = float(sorted_values[low + 1])
+    diff = b - a
+    if gamma >= 0.5:
+        return b - diff * (1 - gamma)
+    return a + diff * gamma
+
+
+def percentiles(values: Iterable[float], ps: Sequence[float] = PERCENTILES) -> dict[float, float | None]:
+    """Several percentiles of unsorted values (sorted once)."""
+    ordered = sorted(values)
+    return {p: percentile(ordered, p) for p in ps}
+
+
+def latency_summary(values: Iterable[float], ps: Sequence[float] = PERCENTILES) -> dict[str, Any]:
+    """count, min, mean, p50/p95/p99 and max of durations (ms); None figures when empty."""
+    ordered = sorted(values)
+    count = len(ordered)
+    result: dict[str, Any] = {"count": count, "min": ordered[0] if count else None}
+    result["mean"] = math.fsum(ordered) / count if count else None
+    for p in ps:
+        result[f"p{p:g}"] = percentile(ordered, p)
+    result["max"] = ordered[-1] if count else None
+    return result
+
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_VARIABLE = re.compile(
+    rf"(?P<uuid>{_UUID})"
+    r"|(?P<quoted>'[^']*'|\"[^\"]*\"|`[^`]*`)"
+    r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b)"
+    r"|(?P<number>(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]))"
+)
+_PLACEHOLDER = {"uuid": "<uuid>", "quoted": "<str>", "hex": "<hex>", "number": "<n>"}
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_message(text: str) -> str:
+    """A message with its variable parts replaced, so that similar failures group.
+
+    Numbers become <n>, UUIDs <uuid>, quoted strings <str>, long hex ids <hex>:
+    "Project 12 not found" and "Project 7 not found" both give "Project <n> not found".
+    """
+    text = _VARIABLE.sub(lambda m: _PLACEHOLDER[m.lastgroup or "number"], text)
+    return _SPACES.sub(" ", text).strip()[:MESSAGE_KEEP]
+
+
+def _cached(function: Callable[[Any], Any], limit: int = 4096) -> Callable[[Any], Any]:
+    cache: dict[Any, Any] = {}
+
+    def lookup(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            result = function(value)
+            if len(cache) < limit:
+                cache[value] = result
+            return result
+        except TypeError:  # unhashable (a list or a dict where a string belongs)
+            return None
+
+    return lookup
+
+
+def _text_or_none(function: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    return lambda value: function(value) if isinstance(value, str) else None
+
+
+_norm_operation = _cached(_text_or_none(ev.normalize_operation))
+_norm_intent = _cached(_text_or_none(ev.normalize_intent))  # raw keys are few: cached
+_norm_message = _cached(lambda value: normalize_message(value) if isinstance(value, str) else None)
+
+
+def _clip(value: Any, limit: int = MESSAGE_KEEP) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+class Stats:
+    """The streaming aggregator. Feed with add()/add_many(); read with summary().
+
+    In the hot loop values are counted as they come (raw intent/operation
+    strings, "delete" and "DELETE" apart); summary() normalizes and merges them.
+    """
+
+    def __init__(self, *, top: int = 10, partial: bool = False, max_keys: int = 5000,
+                 recent: int = 10) -> None:
+        self.top = top
+        self.partial = partial
+        self.max_keys = max_keys
+        self.by_type: dict[str, int] = {}
+        self.sessions: dict[str, list[Any]] = {}
+        self.no_session = 0
+        self.no_session_ts: list[str | None] = [None, None]  # first, last ts of those events
+        self.user_inputs = 0
+        self.nl_results = 0
+        # raw intent -> [nl_results, confidence sum, confidences counted]
+        self.intents: dict[str | None, list[Any]] = {}
+        self.stage_confidence: dict[str, list[Any]] = {}  # stage -> [sum, count]
+        self.validation = [0, 0]  # passed, failed
+        self.operations: dict[str | None, list[int]] = {}  # raw operation -> [total, succeeded, failed]
+        self.nl_ms = array("d")
+        self.exec_ms = array("d")
+        self.impl_ms = array("d")
+        self.impl = [0, 0]  # responses with a success flag, succeeded
+        self.errors = 0
+        self.errors_by_stage: dict[str | None, int] = {}
+        # (error_type, stage, normalized message) -> [count, example, session, turn, ts]
+        self.error_modes: dict[tuple[Any, ...], list[Any]] = {}
+        # (raw operation, normalized message) -> [count, example, session, turn, ts]
+        self.exec_failures: dict[tuple[Any, ...], list[Any]] = {}
+        self.other_modes = 0  # failures beyond max_keys distinct keys
+        # min-heap of (duration, seq, session, turn, raw operation, input, success, ts, waiting)
+        self.slowest: list[tuple[Any, ...]] = []
+        self._seq = 0
+        # (ts, session, turn, kind, stage or operation, error_type, message), newest last
+        self.recent_failures: deque[tuple[Any, ...]] = deque(maxlen=recent)
+        # partial mode: (session, turn, success, message, ts) of execution_results whose
+        # nl_result may be in an earlier part; joined by merge()
+        self.pending: list[tuple[Any, ...]] = []
+
+    # -- feeding -----------------------------------------------------------------
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.add_many((event,))
+
+    def add_many(self, events: Iterable[dict[str, Any]]) -> None:  # noqa: C901 - the hot loop
+        """Add events in log order. Everything is local here: this loop is the analysis cost."""
+        TYPE, TS, SESSION, TURN = ev.TYPE, ev.TS, ev.SESSION, ev.TURN
+        USER_INPUT, NL_RESULT = ev.EventType.USER_INPUT.value, ev.EventType.NL_RESULT.value
+        EXECUTION_RESULT, ERROR = ev.EventType.EXECUTION_RESULT.value, ev.EventType.ERROR.value
+        ORCH_PROMPT, IMPL_RESPONSE = ev.EventType.ORCH_PROMPT.value, ev.EventType.IMPL_RESPONSE.value
+        INPUT, INTENT, CONFIDENCE, OPERATION = ev.INPUT, ev.INTENT, ev.CONFIDENCE, ev.OPERATION
+        VALIDATION, DURATION_MS, STAGES, SUCCESS = ev.VALIDATION, ev.DURATION_MS, ev.STAGES, ev.SUCCESS
+        MESSAGE, TOTAL_DURATION_MS = ev.MESSAGE, ev.TOTAL_DURATION_MS
+        PASSED, FAILED = ev.VALIDATION_PASSED, ev.VALIDATION_FAILED
+        float_, int_, str_, dict_ = float, int, str, dict
+        sessions, intents, stage_conf, operations = (
+            self.sessions, self.intents, self.stage_confidence, self.operations)
+        nl_add, exec_add, impl_add = self.nl_ms.append, self.exec_ms.append, self.impl_ms.append
+        slowest, top, partial, max_keys = self.slowest, self.top, self.partial, self.max_keys
+        n_user = n_nl = n_exec = n_err = n_orch = n_impl = passed = failed = 0
+        for e in events:
+            t = e.get(TYPE)
+            s = e.get(SESSION)
+            ts = e.get(TS)
+            if ts.__class__ is not str_:
+                ts = None
+            if s.__class__ is str_:
+                st = sessions.get(s)
+                if st is None:
+                    # events, errors, failed executions, first ts, last ts,
+                    # input seen, input turn, input text, nl seen, nl turn, nl operation
+                    st = sessions[s] = [0, 0, 0, ts, ts, False, None, None, False, None, None]
+                elif ts is not None:
+                    st[4] = ts
+                st[0] += 1
+            else:
+                st = s = None
+                self._without_session(ts)
+
+            if t == NL_RESULT:
+                n_nl += 1
+                intent = e.get(INTENT)
+                if intent.__class__ is not str_:
+                    intent = None
+                slot = intents.get(intent)
+                if slot is None:
+                    if len(intents) >= max_keys:
+                        intent = None
+                    slot = intents.setdefault(intent, [0, 0.0, 0])
+                slot[0] += 1
+                c = e.get(CONFIDENCE)
+                if (c.__class__ is float_ or c.__class__ is int_) and 0 <= c <= 1:
+                    slot[1] += c
+                    slot[2] += 1
+                stages = e.get(STAGES)
+                if stages.__class__ is dict_:
+                    for name, c in stages.items():
+                        if (c.__class__ is float_ or c.__class__ is int_) and 0 <= c <= 1:
+                            slot = stage_conf.get(name)
+                            if slot is None:
+                                if len(stage_conf) >= 64:
+                                    continue
+                                slot = stage_conf[name] = [0.0, 0]
+                            slot[0] += c
+                            slot[1] += 1
+                v = e.get(VALIDATION)
+                if v == PASSED:
+                    passed += 1
+                elif v == FAILED:
+                    failed += 1
+                d = e.get(DURATION_MS)
+                if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
+                    nl_add(d)
+                if st is not None:
+                    tn = e.get(TURN)
+                    op = e.get(OPERATION)
+                    st[8] = True
+                    st[9] = tn if tn.__class__ is int_ else None
+                    st[10] = op if op.__class__ is str_ and op else None
+
+            elif t == EXECUTION_RESULT:
+                n_exec += 1
+                tn = e.get(TURN)
+                if tn.__class__ is not int_:
+                    tn = None
+                op = e.get(OPERATION)
+                waiting = False
+                if op.__class__ is not str_ or not op:
+                    op = None
+                    if st is not None and st[8]:
+                        if tn is None or st[9] is None or st[9] == tn:
+                            op = st[10]
+                    elif partial:
+                        waiting = True
+                ok = e.get(SUCCESS)
+                if ok is not True and ok is not False:
+                    ok = None
+                d = e.get(TOTAL_DURATION_MS)
+                if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
+                    exec_add(d)
+                    if len(slowest) < top or d > slowest[0][0]:
+                        self._slow(d, s, tn, op, ok, ts, st, waiting)
+                if waiting:
+                    self.pending.append((s, tn, ok, _clip(e.get(MESSAGE)), ts))
+                else:
+                    slot = operations.get(op)
+                    if slot is None:
+                        if len(operations) >= max_keys:
+                            op = None
+                        slot = operations.setdefault(op, [0, 0, 0])
+                    slot[0] += 1
+                    if ok is True:
+                        slot[1] += 1
+                    elif ok is False:
+                        slot[2] += 1
+                        self._execution_failed(op, e.get(MESSAGE), s, tn, ts)
+                if ok is False and st is not None:
+                    st[2] += 1
+
+            elif t == USER_INPUT:
+                n_user += 1
+                if st is not None:
+                    tn = e.get(TURN)
+                    text = e.get(INPUT)
+                    st[5] = True
+                    st[6] = tn if tn.__class__ is int_ else None
+                    st[7] = text[:INPUT_KEEP] if text.__class__ is str_ else None
+
+            elif t == ORCH_PROMPT:
+                n_orch += 1
+
+            elif t == IMPL_RESPONSE:
+                n_impl += 1
+                d = e.get(DURATION_MS)
+                if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
+                    impl_add(d)
+                ok = e.get(SUCCESS)
+                if ok is True or ok is False:
+                    self.impl[0] += 1
+                    self.impl[1] += ok
+
+            elif t == ERROR:
+                n_err += 1
+                self._error(e, s, ts, st)
+
+            elif t.__class__ is str_:
+                self.by_type[t] = self.by_type.get(t, 0) + 1
+
+        by_type = self.by_type
+        for kind, n in ((USER_INPUT, n_user), (NL_RESULT, n_nl), (EXECUTION_RESULT, n_exec),
+                        (ERROR, n_err), (ORCH_PROMPT, n_orch), (IMPL_RESPONSE, n_impl)):
+            if n:
+                by_type[kind] = by_type.get(kind, 0) + n
+        self.user_inputs += n_user
+        self.nl_results += n_nl
+        self.errors += n_err
+        self.validation[0] += passed
+        self.validation[1] += failed
+
+    def _without_session(self, ts: str | None) -> None:
+        self.no_session += 1
+        if ts is not None:
+            first, last = self.no_session_ts
+            if first is None or ts < first:
+                self.no_session_ts[0] = ts
+            if last is None or ts > last:
+                self.no_session_ts[1] = ts
+
+    def _slow(self, d: float, s: str | None, tn: int | None, op: str | None, ok: bool | None,
+              ts: str | None, st: list[Any] | None, waiting: bool) -> None:
+        text = None
+        if st is not None and st[_IN_SEEN] and (tn is None or st[_IN_TURN] is None or st[_IN_TURN] == tn):
+            text = st[_IN_TEXT]
+        self._seq += 1
+        item = (d, self._seq, s, tn, op, text, ok, ts, waiting or text is None)
+        if len(self.slowest) < self.top:
+            heapq.heappush(self.slowest, item)
+        else:
+            heapq.heapreplace(self.slowest, item)
+
+    def _error(self, e: dict[str, Any], s: str | None, ts: str | None, st: list[Any] | None) -> None:
+        stage = e.get(ev.STAGE)
+        if stage.__class__ is not str or not stage:
+            stage = None
+        self.errors_by_stage[stage] = self.errors_by_stage.get(stage, 0) + 1
+        error_type = e.get(ev.ERROR_TYPE)
+        if error_type.__class__ is not str or not error_type:
+            error_type = None
+        turn = e.get(ev.TURN)
+        if turn.__class__ is not int:
+            turn = None
+        message = e.get(ev.ERROR)
+        self._failure(self.error_modes, (error_type, stage, _norm_message(message)), message, s, turn, ts)
+        self.recent_failures.append((ts, s, turn, ev.EventType.ERROR.value, stage, error_type, _clip(message)))
+        if st is not None:
+            st[_ERRORS] += 1
+
+    def _count_execution(self, op: str | None, ok: bool | None, message: Any,
+                         session: str | None, turn: int | None, ts: str | None) -> None:
+        slot = self.operations.setdefault(op, [0, 0, 0])
+        slot[0] += 1
+        if ok is True:
+            slot[1] += 1
+        elif ok is False:
+            slot[2] += 1
+            self._execution_failed(op, message, session, turn, ts)
+
+    def _execution_failed(self, op: str | None, message: Any, session: str | None, turn: int | None,
+                          ts: str | None) -> None:
+        self._failure(self.exec_failures, (op, _norm_message(message)), message, session, turn, ts)
+        self.recent_failures.append(
+            (ts, session, turn, ev.EventType.EXECUTION_RESULT.value, op, None, _clip(message))
+        )
+
+    def _failure(self, table: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], message: Any,
+                 session: str | None, turn: int | None, ts: str | None) -> None:
+        slot = table.get(key)
+        if slot is None:
+            if len(self.error_modes) + len(self.exec_failures) >= self.max_keys:
+                self.other_modes += 1
+                return
+            slot = table[key] = [0, _clip(message), session, turn, ts]
+        slot[0] += 1
+        slot[2], slot[3], slot[4] = session, turn, ts
+
+    # -- merging -----------------------------------------------------------------
+
+    def merge(self, later: Stats) -> Stats:
+        """Add `later` (the events that follow this one's in the log) into self."""
+        for session, turn, ok, message, ts in later.pending:
+            st = self.sessions.get(session) if session is not None else None
+            if st is not None and st[_NL_SEEN]:
+                self._count_execution(_turn_operation(st, turn), ok, message, session, turn, ts)
+            elif self.partial:
+                self.pending.append((session, turn, ok, message, ts))
+            else:
+                self._count_execution(None, ok, message, session, turn, ts)
+        slow = []
+        for d, _seq, session, turn, op, text, ok, ts, waiting in later.slowest:
+            st = self.sessions.get(session) if waiting and session is not None else None
+            if st is not None:
+                if text is None and st[_IN_SEEN] and _same_turn(st[_IN_TURN], turn):
+                    text = st[_IN_TEXT]
+                if op is None and st[_NL_SEEN]:
+                    op = _turn_operation(st, turn)
+            self._seq += 1
+            slow.append((d, self._seq, session, turn, op, text, ok, ts, waiting and self.partial))
+        self.slowest = heapq.nlargest(self.top, self.slowest + slow)
+        heapq.heapify(self.slowest)
+
+        self.no_session += later.no_session
+        for ts in later.no_session_ts:
+            if ts is not None:
+                self.no_session -= 1
+                self._without_session(ts)
+        self.user_inputs += later.user_inputs
+        self.nl_results += later.nl_results
+        self.errors += later.errors
+        self.other_modes += later.other_modes
+        _add_counts(self.by_type, later.by_type)
+        _add_counts(self.errors_by_stage, later.errors_by_stage)
+        _add_lists(self.intents, later.intents)
+        _add_lists(self.stage_confidence, later.stage_confidence)
+        _add_lists(self.operations, later.operations)
+        self.validation = [a + b for a, b in zip(self.validation, later.validation)]
+        self.impl = [a + b for a, b in zip(self.impl, later.impl)]
+        self.nl_ms.extend(later.nl_ms)
+        self.exec_ms.extend(later.exec_ms)
+        self.impl_ms.extend(later.impl_ms)
+        for mine, theirs in ((self.error_modes, later.error_modes), (self.exec_failures, later.exec_failures)):
+            for key, slot in theirs.items():
+                have = mine.get(key)
+                if have is None:
+                    mine[key] = list(slot)
+                else:
+                    have[0] += slot[0]
+                    have[2:] = slot[2:]
+        self.recent_failures.extend(later.recent_failures)
+        for session, theirs in later.sessions.items():
+            st = self.sessions.get(session)
+            if st is None:
+                self.sessions[session] = theirs
+                continue
+            st[_EVENTS] += theirs[_EVENTS]
+            st[_ERRORS] += theirs[_ERRORS]
+            st[_FAILED] += theirs[_FAILED]
+            if st[_FIRST] is None:
+                st[_FIRST] = theirs[_FIRST]
+            if theirs[_LAST] is not None:
+                st[_LAST] = theirs[_LAST]
+            if theirs[_IN_SEEN]:
+                st[_IN_SEEN:_IN_TEXT + 1] = theirs[_IN_SEEN:_IN_TEXT + 1]
+            if theirs[_NL_SEEN]:
+                st[_NL_SEEN:_NL_OP + 1] = theirs[_NL_SEEN:_NL_OP + 1]
+        return self
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def events(self) -> int:
+        return sum(self.by_type.values())
+
+    @property
+    def executions(self) -> int:
+        return sum(slot[0] for slot in self.operations.values()) + len(self.pending)
+
+    @property
+    def turns(self) -> int:
+        """The denominator of error rates: user inputs, else NL results, else executions."""
+        return self.user_inputs or self.nl_results or self.executions
+
+    def time_range(self) -> tuple[str | None, str | None]:
+        """Earliest and latest `ts` seen (as written; compared as text, UTC stamps)."""
+        firsts = [st[_FIRST] for st in self.sessions.values() if st[_FIRST] is not None]
+        lasts = [st[_LAST] for st in self.sessions.values() if st[_LAST] is not None]
+        firsts += [ts for ts in self.no_session_ts if ts is not None]
+        lasts += [ts for ts in self.no_session_ts if ts is not None]
+        return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+    def session_summary(self, session: str) -> dict[str, Any] | None:
+        """Counters of one session (for a sessions panel): events, errors, failed, first/last ts."""
+        st = self.sessions.get(session)
+        if st is None:
+            return None
+        return {"events": st[_EVENTS], "errors": st[_ERRORS], "failed_executions": st[_FAILED],
+                "first_ts": st[_FIRST], "last_ts": st[_LAST]}
+
+    def operation_counts(self) -> dict[str, list[int]]:
+        """Normalized operation -> [total, succeeded, failed], unjoined ones under UNKNOWN."""
+        result: dict[str, list[int]] = {}
+        for raw, slot in self.operations.items():
+            _add_into(result, _norm_operation(raw) or ev.UNKNOWN, slot)
+        for _session, _turn, ok, _message, _ts in self.pending:
+            _add_into(result, ev.UNKNOWN, [1, int(ok is True), int(ok is False)])
+        return result
+
+    def summary(self, top: int | None = None) -> dict[str, Any]:
+        """Every figure, as plain JSON-ready data. Keys: docs/reference/analyze-json.md."""
+        top = self.top if top is None else top
+        operations = self.operation_counts()
+        executed = [sum(slot[i] for slot in operations.values()) for i in range(3)]
+        turns = self.turns
+        passed, failed = self.validation
+        intents: dict[str, list[Any]] = {}
+        for raw, slot in self.intents.items():
+            _add_into(intents, _norm_intent(raw) or ev.UNKNOWN, slot)
+        exec_failures: dict[tuple[Any, ...], list[Any]] = {}
+        for (raw, message), slot in self.exec_failures.items():
+            key = (_norm_operation(raw) or ev.UNKNOWN, message)
+            have = exec_failures.get(key)
+            if have is None or slot[4] is not None and (have[4] is None or slot[4] > have[4]):
+                exec_failures[key] = [slot[0] + (have[0] if have else 0)] + slot[1:]
+            else:
+                have[0] += slot[0]
+        first, last = self.time_range()
+        by_type = sorted(self.by_type.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "events": {"total": self.events, "by_type": dict(by_type)},
+            "time_range": {"first": first, "last": last},
+            "sessions": {
+                "count": len(self.sessions),
+                "with_failures": sum(1 for st in self.sessions.values() if st[_ERRORS] or st[_FAILED]),
+                "events_without_session": self.no_session,
+            },
+            "turns": turns,
+            "operations": {
+                op: _rate({"total": total, "succeeded": ok, "failed": bad}, ok, ok + bad)
+                for op, (total, ok, bad) in sorted(operations.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            },
+            "execution": _rate(
+                {"total": executed[0], "succeeded": executed[1], "failed": executed[2]},
+                executed[1], executed[1] + executed[2],
+            ),
+            "validation": {"passed": passed, "failed": failed,
+                           "failure_rate": failed / (passed + failed) if passed + failed else None},
+            "confidence": {
+                "by_intent": {
+                    intent: {"count": n, "mean": total / scored if scored else None}
+                    for intent, (n, total, scored) in sorted(intents.items(), key=lambda kv: (-kv[1][0], kv[0]))
+                },
+                "by_stage": {
+                    stage: {"count": n, "mean": total / n if n else None}
+                    for stage, (total, n) in _stage_order(self.stage_confidence)
+                },
+            },
+            "latency_ms": {
+                "nl": latency_summary(self.nl_ms),
+                "execution": latency_summary(self.exec_ms),
+                "implementer": latency_summary(self.impl_ms),
+            },
+            "implementer": {"responses": self.impl[0], "succeeded": self.impl[1],
+                            "success_rate": self.impl[1] / self.impl[0] if self.impl[0] else None},
+            "errors": {
+                "total": self.errors,
+                "rate_denominator": "turns",
+                "by_stage": {
+                    stage or ev.UNKNOWN: {"count": n, "rate": n / turns if turns else None}
+                    for stage, n in sorted(self.errors_by_stage.items(), key=lambda kv: (-kv[1], str(kv[0])))
+                },
+            },
+            "top_errors": [
+                {"error_type": etype, "stage": stage, "message": message, "count": slot[0],
+                 "example": slot[1], "last_session": slot[2], "last_turn": slot[3], "last_ts": slot[4]}
+                for (etype, stage, message), slot in _top(self.error_modes, top)
+            ],
+            "failed_executions": [
+                {"operation": op, "message": message, "count": slot[0], "example": slot[1],
+                 "last_session": slot[2], "last_turn": slot[3], "last_ts": slot[4]}
+                for (op, message), slot in _top(exec_failures, top)
+            ],
+            "other_failures": self.other_modes,
+            "slowest": [
+                {"duration_ms": d, "session": session, "turn": turn,
+                 "operation": _norm_operation(op) or ev.UNKNOWN, "input": text, "success": ok, "ts": ts}
+                for d, _seq, session, turn, op, text, ok, ts, _waiting in sorted(self.slowest, reverse=True)[:top]
+            ],
+            "recent_failures": [
+                {"ts": ts, "session": session, "turn": turn, "kind": kind,
+                 "stage": stage if kind == ev.EventType.ERROR else None,
+                 "operation": (_norm_operation(stage) or ev.UNKNOWN) if kind != ev.EventType.ERROR else None,
+                 "error_type": etype, "message": message}
+                for ts, session, turn, kind, stage, etype, message in reversed(self.recent_failures)
+            ],
+        }
+
+
+def _same_turn(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _turn_operation(st: list[Any], turn: int | None) -> str | None:
+    """The raw operation of the session's nl_result for this turn (or its latest, without turns)."""
+    return st[_NL_OP] if _same_turn(st[_NL_TURN], turn) else None
+
+
+def _add_into(table: dict[str, list[Any]], key: str, values: list[Any]) -> None:
+    have = table.get(key)
+    if have is None:
+        table[key] = list(values)
+    else:
+        for i, value in enumerate(values):
+            have[i] += value
+
+
+def _rate(result: dict[str, Any], ok: int, decided: int) -> dict[str, Any]:
+    result["success_rate"] = ok / decided if decided else None
+    return result
+
+
+def _stage_order(table: dict[str, list[float]]) -> list[tuple[str, list[float]]]:
+    known = [(stage, table[stage]) for stage in ev.NL_STAGES if stage in table]
+    return known + sorted((kv for kv in table.items() if kv[0] not in ev.NL_STAGES))
+
+
+def _top(table: dict[tuple[Any, ...], list[Any]], n: int) -> list[tuple[tuple[Any, ...], list[Any]]]:
+    return heapq.nsmallest(n, table.items(), key=lambda kv: (-kv[1][0], str(kv[0])))
+
+
+def _add_counts(mine: dict[str, int], theirs: dict[str, int]) -> None:
+    for key, n in theirs.items():
+        mine[key] = mine.get(key, 0) + n
+
+
+def _add_lists(mine: dict[str, list[Any]], theirs: dict[str, list[Any]]) -> None:
+    for key, values in theirs.items():
+        have = mine.get(key)
+        if have is None:
+            mine[key] = list(values)
+        else:
+            for i, value in enumerate(values):
+                have[i] += value
+
+
+# ---------------------------------------------------------------------------
+# Whole-log aggregation (analyze, dashboard, the TUI's first load)
+
+
+class Selection:
+    """Which events count: since a time, and/or of sessions starting with a prefix."""
+
+    def __init__(self, since: datetime | None = None, session: str | None = None) -> None:
+        self.since = since
+        self.session = session or None
+        # Lexical compare for UTC stamps ("...Z" / "+00:00"); precise to the second.
+        self._since_text = since.strftime("%Y-%m-%dT%H:%M:%S") if since else None
+
+    @property
+    def prefilter(self) -> bytes | None:
+        return self.session.encode() if self.session else None
+
+    def __bool__(self) -> bool:
+        return self.since is not None or self.session is not None
+
+    def apply(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.session is not None:
+            prefix = self.session
+            events = [e for e in events if isinstance(s := e.get(ev.SESSION), str) and s.startswith(prefix)]
+        if self._since_text is not None:
+            cutoff, since = self._since_text, self.since
+            events = [e for e in events if _at_or_after(e.get(ev.TS), cutoff, since)]
+        return events
+
+
+def _at_or_after(ts: Any, cutoff: str, since: datetime | None) -> bool:
+    if ts.__class__ is not str:
+        return False
+    if ts.endswith(("Z", "+00:00")) and len(ts) >= 19:
+        return ts >= cutoff
+    parsed = ev.parse_ts(ts)
+    return parsed is not None and since is not None and parsed >= since
+
+
+class Aggregate:
+    """The result of aggregate(): the Stats plus what the reading saw."""
+
+    def __init__(self, stats: Stats, files: list[Path], size: int, malformed: int,
+                 samples: list[Record]) -> None:
+        self.stats = stats
+        self.files = files
+        self.bytes = size
+        self.malformed = malformed
+        self.samples = samples
+
+
+def aggregate(path: str | os.PathLike[str], *, selection: Selection | None = None, top: int = 10,
+              jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> Aggregate:
+    """Aggregate a whole log set (oldest file first), in parallel for big logs.
+
+    `jobs`: worker processes (default: one per CPU for logs over PARALLEL_MIN bytes).
+    `progress(done_bytes, total_bytes)` is called from this process as work advances.
+    """
+    selection = selection or Selection()
+    with LogSet(path) as log_set:
+        total = log_set.total_bytes
+        if jobs is None:
+            jobs = _cpu_count() if total >= PARALLEL_MIN else 1
+        jobs = max(1, min(jobs, total // (4 << 20) or 1))
+        runs = log_set.segments(jobs)
+        files = [info.path for info in log_set.files]
+        if jobs == 1:
+            done = 0
+
+            def report(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress is not None:
+                    progress(done, total)
+
+            stats, malformed, samples = _aggregate_run(runs[0], selection, top, False, report)
+        else:
+            stats, malformed, samples = _aggregate_parallel(runs, selection, top, total, progress)
+    return Aggregate(stats, files, total, malformed, samples)
+
+
+PARALLEL_MIN = 32 << 20
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _aggregate_run(run: list[Any], selection: Selection, top: int, partial: bool,
+                   progress: Callable[[int], None] | None) -> tuple[Stats, int, list[Record]]:
+    stats = Stats(top=top, partial=partial)
+    scan = EventScan(run, prefilter=selection.prefilter, progress=progress)
+    add_many = stats.add_many
+    if selection:
+        apply = selection.apply
+        for batch in scan:
+            add_many(apply(batch))
+    else:
+        for batch in scan:
+            add_many(batch)
+    return stats, scan.malformed, scan.samples
+
+
+def _aggregate_parallel(runs: list[list[Any]], selection: Selection, top: int, total: int,
+                        progress: Callable[[int, int], None] | None) -> tuple[Stats, int, list[Record]]:
+    """The first run here, the others in forked workers (they inherit the open files)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    counters = [context.Value("q", 0, lock=False) for _ in runs]
+
+    def reporter(index: int) -> Callable[[int], None]:
+        counter = counters[index]
+
+        def report(n: int) -> None:
+            counter.value += n
+            if index == 0 and progress is not None:
+                progress(sum(c.value for c in counters), total)
+
+        return report
+
+    global _WORKER_STATE
+    _WORKER_STATE = (runs, selection, top, [reporter(i) for i in range(len(runs))])
+    try:
+        with ProcessPoolExecutor(max_workers=len(runs) - 1, mp_context=context) as pool:
+            futures = [pool.submit(_worker, index) for index in range(1, len(runs))]
+            first = _aggregate_run(runs[0], selection, top, False, reporter(0))
+            results = [first] + [future.result() for future in futures]
+    finally:
+        _WORKER_STATE = None
+    if progress is not None:
+        progress(total, total)
+    stats, malformed, samples = results[0]
+    for later, bad, more in results[1:]:
+        stats.merge(later)
+        malformed += bad
+        samples = (samples + more)[: EventScan.SAMPLES]
+    stats.partial = False
+    return stats, malformed, samples
+
+
+_WORKER_STATE: Any = None
+
+
+def _worker(index: int) -> tuple[Stats, int, list[Record]]:
+    runs, selection, top, reporters = _WORKER_STATE
+    return _aggregate_run(runs[index], selection, top, True, reporters[index])
