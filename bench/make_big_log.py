@@ -34,15 +34,16 @@ OPERATIONS = ("CREATE", "UPDATE", "DELETE", "QUERY")
 OPERATION_WEIGHTS = (0.30, 0.25, 0.10, 0.35)
 ENTITIES = ("project", "epic", "story", "task", "subtask", "milestone")
 ENTITY_WEIGHTS = (0.15, 0.15, 0.2, 0.35, 0.1, 0.05)
+PLURAL = {entity: entity + "s" for entity in ENTITIES} | {"story": "stories"}
 INPUTS = {
     "CREATE": ("create a new {e} called {name}", "add {e} '{name}' to project {n}",
                "make an {e} for the {name} work", "new {e}: {name} with high priority"),
     "UPDATE": ("mark {e} {n} as done", "rename {e} {n} to {name}",
                "set the priority of {e} {n} to high", "move {e} {n} into epic {m}"),
-    "DELETE": ("delete {e} {n}", "remove the {e} called {name}", "delete all {e}s",
+    "DELETE": ("delete {e} {n}", "remove the {e} called {name}", "delete all {es}",
                "get rid of {e} {n} please"),
-    "QUERY": ("show me all {e}s", "list open {e}s in project {n}",
-              "what {e}s are blocked?", "how many {e}s are left in epic {m}"),
+    "QUERY": ("show me all {es}", "list open {es} in project {n}",
+              "what {es} are blocked?", "how many {es} are left in epic {m}"),
 }
 QUESTIONS = ("what can you do?", "how do I create an epic?", "why did that fail?",
              "what is the difference between a story and a task?", "help")
@@ -50,7 +51,7 @@ NAMES = ("auth refactor", "billing v2", "onboarding flow", "search", "dark mode"
          "mobile app", "data export", "rate limiter", "docs cleanup", "perf sprint")
 SUCCESS_MESSAGES = {
     "CREATE": "Created {e} #{n}", "UPDATE": "Updated {e} #{n}",
-    "DELETE": "Deleted {k} {e}s", "QUERY": "Found {k} {e}s",
+    "DELETE": "Deleted {k} {es}", "QUERY": "Found {k} {es}",
 }
 EXEC_FAILURES = (
     ("{E} {n} not found", "EntityNotFoundError"),
@@ -102,8 +103,8 @@ def write_log(out: Path, sessions: int, concurrent: int, days: float, seed: int)
     rng = random.Random(seed)
     end = datetime.now(timezone.utc).replace(microsecond=0)
     clock = end - timedelta(days=days)
-    # Mean gap between turns so that the whole log spans `days`.
-    gap = days * 86400 / (sessions * 5.5)
+    # Mean gap between turns so that the whole log spans about `days` (~6 turns a session).
+    gap = days * 86400 / (sessions * 6.3)
     dumps = orjson.dumps
     active: list[Session] = []
     started = 0
@@ -157,7 +158,7 @@ def _turn(rng: random.Random, session: Session, clock: datetime) -> list[dict]:
     question = rng.random() < 0.12
     operation = rng.choices(OPERATIONS, OPERATION_WEIGHTS)[0]
     entity = rng.choices(ENTITIES, ENTITY_WEIGHTS)[0]
-    fill = {"e": entity, "E": entity.capitalize(), "n": rng.randrange(1, 400),
+    fill = {"e": entity, "es": PLURAL[entity], "E": entity.capitalize(), "n": rng.randrange(1, 400),
             "m": rng.randrange(1, 60), "k": rng.randrange(2, 40), "name": rng.choice(NAMES)}
     text = rng.choice(QUESTIONS) if question else rng.choice(INPUTS[operation]).format(**fill)
     out.append({**envelope(ev.EventType.USER_INPUT, t), ev.INPUT: text})
@@ -230,7 +231,7 @@ def _turn(rng: random.Random, session: Session, clock: datetime) -> list[dict]:
         count = fill["k"] if operation in ("DELETE", "QUERY") else 1
         result.update({ev.SUCCESS: True,
                        ev.MESSAGE: SUCCESS_MESSAGES[operation].format(**fill),
-                       ev.ENTITIES_AFFECTED: {entity + "s": count},
+                       ev.ENTITIES_AFFECTED: {PLURAL[entity]: count},
                        ev.TOTAL_DURATION_MS: exec_ms})
     if not legacy:
         result[ev.OPERATION] = operation

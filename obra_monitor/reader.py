@@ -586,12 +586,13 @@ class LogReader:
         for info, fd, size in self._older_files():
             candidates.append((info, fd, size))
         for info, fd, limit in candidates:
-            if budget <= 0 or have >= count:
-                break
-            records = self._tail_of(info, fd, limit, count - have, accept, budget)
-            budget -= limit
-            found.append(records)
-            have += len(records)
+            if budget > 0 and have < count:
+                records = self._tail_of(info, fd, limit, count - have, accept, budget)
+                budget -= limit
+                found.append(records)
+                have += len(records)
+            if not self.keep_open and (self._live is None or info.id != self._live.info.id):
+                self.forget(info.id)
         ordered = [record for records in reversed(found) for record in records]
         return ordered[-count:]
 
@@ -753,19 +754,14 @@ class LogReader:
             os.close(fd)
         return None
 
-    def _older_files(self) -> Iterator[tuple[LogFile, int, int]]:
+    def _older_files(self) -> list[tuple[LogFile, int, int]]:
         """Rotated files, newest first, opened for backlog()."""
+        opened = []
         for path in reversed([p for p in rotated_set(self.path) if p != self.path]):
-            opened = self._open(path)
-            if opened is None:
-                continue
-            info, fd = opened
-            if self._live is not None and info.id == self._live.info.id:
-                continue
-            yield info, fd, os.fstat(fd).st_size
-            if not self.keep_open:
-                self._fds.pop(info.id, None)
-                os.close(fd)
+            found = self._open(path)
+            if found is not None and (self._live is None or found[0].id != self._live.info.id):
+                opened.append((found[0], found[1], os.fstat(found[1]).st_size))
+        return opened
 
     def _tail_of(self, info: LogFile, fd: int, limit: int, count: int,
                  accept: Callable[[Record], bool] | None, budget: int) -> list[Record]:

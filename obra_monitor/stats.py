@@ -175,12 +175,12 @@ class Stats:
         self.impl = [0, 0]  # responses with a success flag, succeeded
         self.errors = 0
         self.errors_by_stage: dict[str | None, int] = {}
-        # (error_type, stage, normalized message) -> [count, example, session, turn, ts]
+        # (error_type, stage, normalized message) -> [count, example, example ts, session, turn, ts]
         self.error_modes: dict[tuple[Any, ...], list[Any]] = {}
-        # (raw operation, normalized message) -> [count, example, session, turn, ts]
+        # (raw operation, normalized message) -> [count, example, example ts, session, turn, ts]
         self.exec_failures: dict[tuple[Any, ...], list[Any]] = {}
         self.other_modes = 0  # failures beyond max_keys distinct keys
-        # min-heap of (duration, seq, session, turn, raw operation, input, success, ts, waiting)
+        # min-heap of (duration, seq, session, turn, raw operation, input, success, ts, waiting bits)
         self.slowest: list[tuple[Any, ...]] = []
         self._seq = 0
         # (ts, session, turn, kind, stage or operation, error_type, message), newest last
@@ -222,7 +222,7 @@ class Stats:
                     # events, errors, failed executions, first ts, last ts,
                     # input seen, input turn, input text, nl seen, nl turn, nl operation
                     st = sessions[s] = [0, 0, 0, ts, ts, False, None, None, False, None, None]
-                elif ts is not None:
+                elif ts is not None and (st[4] is None or ts > st[4]):
                     st[4] = ts
                 st[0] += 1
             else:
@@ -364,7 +364,8 @@ class Stats:
         if st is not None and st[_IN_SEEN] and (tn is None or st[_IN_TURN] is None or st[_IN_TURN] == tn):
             text = st[_IN_TEXT]
         self._seq += 1
-        item = (d, self._seq, s, tn, op, text, ok, ts, waiting or text is None)
+        # waiting: 1 = the operation, 2 = the input may be in an earlier part (see merge)
+        item = (d, self._seq, s, tn, op, text, ok, ts, (1 if waiting else 0) | (2 if text is None else 0))
         if len(self.slowest) < self.top:
             heapq.heappush(self.slowest, item)
         else:
@@ -411,9 +412,10 @@ class Stats:
             if len(self.error_modes) + len(self.exec_failures) >= self.max_keys:
                 self.other_modes += 1
                 return
-            slot = table[key] = [0, _clip(message), session, turn, ts]
-        slot[0] += 1
-        slot[2], slot[3], slot[4] = session, turn, ts
+            # count, example message, its ts, latest session, turn, ts
+            table[key] = [1, _clip(message), ts, session, turn, ts]
+            return
+        _fold_failure(slot, [1, _clip(message), ts, session, turn, ts])
 
     # -- merging -----------------------------------------------------------------
 
@@ -431,12 +433,14 @@ class Stats:
         for d, _seq, session, turn, op, text, ok, ts, waiting in later.slowest:
             st = self.sessions.get(session) if waiting and session is not None else None
             if st is not None:
-                if text is None and st[_IN_SEEN] and _same_turn(st[_IN_TURN], turn):
+                if waiting & 2 and st[_IN_SEEN] and _same_turn(st[_IN_TURN], turn):
                     text = st[_IN_TEXT]
-                if op is None and st[_NL_SEEN]:
+                    waiting &= ~2
+                if waiting & 1 and st[_NL_SEEN]:
                     op = _turn_operation(st, turn)
+                    waiting &= ~1
             self._seq += 1
-            slow.append((d, self._seq, session, turn, op, text, ok, ts, waiting and self.partial))
+            slow.append((d, self._seq, session, turn, op, text, ok, ts, waiting if self.partial else 0))
         self.slowest = heapq.nlargest(self.top, self.slowest + slow)
         heapq.heapify(self.slowest)
 
@@ -465,9 +469,9 @@ class Stats:
                 if have is None:
                     mine[key] = list(slot)
                 else:
-                    have[0] += slot[0]
-                    have[2:] = slot[2:]
-        self.recent_failures.extend(later.recent_failures)
+                    _fold_failure(have, slot)
+        recent = sorted([*self.recent_failures, *later.recent_failures], key=_ts_key)
+        self.recent_failures = deque(recent, maxlen=self.recent_failures.maxlen)
         for session, theirs in later.sessions.items():
             st = self.sessions.get(session)
             if st is None:
@@ -478,7 +482,7 @@ class Stats:
             st[_FAILED] += theirs[_FAILED]
             if st[_FIRST] is None:
                 st[_FIRST] = theirs[_FIRST]
-            if theirs[_LAST] is not None:
+            if theirs[_LAST] is not None and (st[_LAST] is None or theirs[_LAST] > st[_LAST]):
                 st[_LAST] = theirs[_LAST]
             if theirs[_IN_SEEN]:
                 st[_IN_SEEN:_IN_TEXT + 1] = theirs[_IN_SEEN:_IN_TEXT + 1]
@@ -510,7 +514,8 @@ class Stats:
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
     def session_summary(self, session: str) -> dict[str, Any] | None:
-        """Counters of one session (for a sessions panel): events, errors, failed, first/last ts."""
+        """Counters of one session (for a sessions panel): events, errors, failed executions,
+        first ts seen and latest ts."""
         st = self.sessions.get(session)
         if st is None:
             return None
@@ -540,10 +545,10 @@ class Stats:
         for (raw, message), slot in self.exec_failures.items():
             key = (_norm_operation(raw) or ev.UNKNOWN, message)
             have = exec_failures.get(key)
-            if have is None or slot[4] is not None and (have[4] is None or slot[4] > have[4]):
-                exec_failures[key] = [slot[0] + (have[0] if have else 0)] + slot[1:]
+            if have is None:
+                exec_failures[key] = list(slot)
             else:
-                have[0] += slot[0]
+                _fold_failure(have, slot)
         first, last = self.time_range()
         by_type = sorted(self.by_type.items(), key=lambda kv: (-kv[1], kv[0]))
         return {
@@ -592,28 +597,44 @@ class Stats:
             },
             "top_errors": [
                 {"error_type": etype, "stage": stage, "message": message, "count": slot[0],
-                 "example": slot[1], "last_session": slot[2], "last_turn": slot[3], "last_ts": slot[4]}
+                 "example": slot[1], "last_session": slot[3], "last_turn": slot[4], "last_ts": slot[5]}
                 for (etype, stage, message), slot in _top(self.error_modes, top)
             ],
             "failed_executions": [
                 {"operation": op, "message": message, "count": slot[0], "example": slot[1],
-                 "last_session": slot[2], "last_turn": slot[3], "last_ts": slot[4]}
+                 "last_session": slot[3], "last_turn": slot[4], "last_ts": slot[5]}
                 for (op, message), slot in _top(exec_failures, top)
             ],
             "other_failures": self.other_modes,
             "slowest": [
                 {"duration_ms": d, "session": session, "turn": turn,
                  "operation": _norm_operation(op) or ev.UNKNOWN, "input": text, "success": ok, "ts": ts}
-                for d, _seq, session, turn, op, text, ok, ts, _waiting in sorted(self.slowest, reverse=True)[:top]
+                for d, _seq, session, turn, op, text, ok, ts, _waiting
+                in sorted(self.slowest, key=lambda item: (-item[0], _ts_key(item[7:8])))[:top]
             ],
             "recent_failures": [
                 {"ts": ts, "session": session, "turn": turn, "kind": kind,
                  "stage": stage if kind == ev.EventType.ERROR else None,
                  "operation": (_norm_operation(stage) or ev.UNKNOWN) if kind != ev.EventType.ERROR else None,
                  "error_type": etype, "message": message}
-                for ts, session, turn, kind, stage, etype, message in reversed(self.recent_failures)
+                for ts, session, turn, kind, stage, etype, message
+                in sorted(self.recent_failures, key=_ts_key, reverse=True)
             ],
         }
+
+
+def _ts_key(item: tuple[Any, ...]) -> str:
+    """Sort key of a tuple whose first item is a ts (None first)."""
+    return item[0] or ""
+
+
+def _fold_failure(have: list[Any], slot: list[Any]) -> None:
+    """Add a failure-mode slot into another: counts add, earliest example, latest occurrence."""
+    have[0] += slot[0]
+    if slot[2] is not None and (have[2] is None or slot[2] < have[2]):
+        have[1:3] = slot[1:3]
+    if slot[5] is None or have[5] is None or slot[5] >= have[5]:
+        have[3:6] = slot[3:6]
 
 
 def _same_turn(a: int | None, b: int | None) -> bool:
@@ -726,7 +747,7 @@ def aggregate(path: str | os.PathLike[str], *, selection: Selection | None = Non
         total = log_set.total_bytes
         if jobs is None:
             jobs = _cpu_count() if total >= PARALLEL_MIN else 1
-        jobs = max(1, min(jobs, total // (4 << 20) or 1))
+        jobs = max(1, min(jobs, total // MIN_PART_BYTES or 1))
         runs = log_set.segments(jobs)
         files = [info.path for info in log_set.files]
         if jobs == 1:
@@ -744,7 +765,8 @@ def aggregate(path: str | os.PathLike[str], *, selection: Selection | None = Non
     return Aggregate(stats, files, total, malformed, samples)
 
 
-PARALLEL_MIN = 32 << 20
+PARALLEL_MIN = 32 << 20  # logs smaller than this are read in this process by default
+MIN_PART_BYTES = 4 << 20  # never split into parts smaller than this
 
 
 def _cpu_count() -> int:
