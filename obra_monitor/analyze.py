@@ -352,10 +352,10 @@ def _recent(report: dict[str, Any]) -> Group | None:
         table.add_row(Text(_when(row["ts"])), Text(clean_text(what), "red"),
                       Text(clean_text(row["message"] or "-", 120)), _session_ref(row["session"], row["turn"]))
     first = next((row["session"] for row in rows if row["session"]), None)
-    hint = Text()
+    hint = Text(no_wrap=True, overflow="ignore")
     if first:
-        hint.append("Why did it fail? Show the whole session, turn by turn:  ", "dim")
-        hint.append(f"obra-monitor session {clean_text(first)}", "bold")
+        hint.append("Why did it fail? See the whole session, turn by turn:\n", "dim")
+        hint.append(f"  obra-monitor session {clean_text(first)}", "bold")
     return Group(table, hint)
 
 
