@@ -78,6 +78,16 @@ def production_logger(path: Path, **section: object) -> tuple[Callable[[], None]
     return (lambda: logger.log_nl_result(SESSION, INTENT, 1234.5)), logger.close
 
 
+def production_logger_input(path: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The envelope and write path alone: a user_input has one field to prepare."""
+    logger = ProductionLogger({
+        "path": str(path),
+        "rotation": {"max_file_size_mb": ROTATE_MB, "max_files": KEEP_FILES},
+        "privacy": {"redact_pii": False, "redact_secrets": False},
+    })
+    return (lambda: logger.log_user_input(SESSION, "delete all projects")), logger.close
+
+
 def stdlib_rotating(path: Path) -> tuple[Callable[[], None], Callable[[], None]]:
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=ROTATE_MB * 1024 * 1024, backupCount=KEEP_FILES - 1)
@@ -140,6 +150,7 @@ def main() -> None:
         "bare orjson.dumps + os.write (floor)": bare_append,
         "  same, with a fresh timestamp": bare_append_stamped,
         "ProductionLogger sync": production_logger,
+        "  user_input (no ParsedIntent to read)": production_logger_input,
         "ProductionLogger sync, redaction on": lambda p: production_logger(
             p, privacy={"redact_pii": True, "redact_secrets": True}),
         "ProductionLogger async": lambda p: production_logger(p, async_logging=True, buffer_size=65536),

@@ -533,9 +533,13 @@ def _validation(get: Callable[[str, Any], Any], metadata: Mapping[str, Any]) -> 
 
 def _stage_confidences(get: Callable[[str, Any], Any], metadata: Mapping[str, Any]) -> dict[str, float] | None:
     stages = get("stages", None) or metadata.get("stages") or metadata.get("stage_confidences")
-    if not isinstance(stages, Mapping):
+    if not (type(stages) is dict or isinstance(stages, Mapping)):
         stages = {name: metadata.get(f"{name}_confidence") for name in ev.NL_STAGES}
-    return {str(name): float(value) for name, value in stages.items() if type(value) in _NUMBERS} or None
+    found = {}
+    for name, value in stages.items():
+        if type(value) in _NUMBERS:
+            found[str(name)] = float(value)
+    return found or None
 
 
 def _entities_affected(result: Any) -> Any:

@@ -96,7 +96,10 @@ class RotatingWriter:
                 self.counts.lines_dropped += lines
                 return False
             try:
-                self._ensure_current()
+                if (self._fd is None or self._shared is None
+                        or _GENERATION.unpack_from(self._shared)[0] != self._generation
+                        or time.monotonic() >= self._next_path_check):
+                    self._ensure_current()
                 written = os.write(self._fd, data)  # type: ignore[arg-type]
                 if written != len(data):
                     raise OSError(f"short write ({written} of {len(data)} bytes)")
@@ -121,6 +124,7 @@ class RotatingWriter:
     # -- keeping the descriptor pointed at the live file -----------------------------
 
     def _ensure_current(self) -> None:
+        """Reopen what changed; write() calls this only when something may have."""
         if self._fd is None or self._shared is None:
             self._open_all()
         elif self._shared_generation() != self._generation:
