@@ -100,7 +100,7 @@ _VARIABLE = re.compile(
     rf"(?P<uuid>{_UUID})"
     r"|(?P<quoted>'[^']*'|\"[^\"]*\"|`[^`]*`)"
     r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b)"
-    r"|(?P<number>(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]))"
+    r"|(?P<number>(?<![\w.])-?\d+(?:\.\d+)?(?![\d.]))"
 )
 _PLACEHOLDER = {"uuid": "<uuid>", "quoted": "<str>", "hex": "<hex>", "number": "<n>"}
 _SPACES = re.compile(r"\s+")

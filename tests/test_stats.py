@@ -201,8 +201,9 @@ def test_empty_summary_has_every_key_and_no_figures():
     ("Project 7 not found", "Project <n> not found"),
     ("Unknown story identifier 'auth refactor'", "Unknown story identifier <str>"),
     ('Session 3f2b8c1e-8d4a-4b7e-9c11-2a6f1e0d9b77 expired', "Session <uuid> expired"),
-    ("Timed out after 2.5s", "Timed out after 2.5s"),  # a unit glued to the number stays
+    ("Timed out after 23s waiting", "Timed out after <n>s waiting"),
     ("Timed out after 2.5 s", "Timed out after <n> s"),
+    ("retry #3 of 5", "retry #<n> of <n>"),
     ("v2 API: error -1", "v2 API: error <n>"),
     ("commit deadbeefcafe1234 missing", "commit <hex> missing"),
     ("  spaced\n\tout  ", "spaced out"),
