@@ -45,6 +45,7 @@ from obra_monitor import events as ev
 from obra_monitor.reader import EventScan, LogSet, Record
 
 PERCENTILES = (50, 95, 99)
+CONFIDENCE_BINS = 20  # confidence_histogram(): equal bins over 0..1
 INPUT_KEEP = 200  # characters of a turn's input kept for the slowest-turns table
 MESSAGE_KEEP = 300  # characters of an example failure message kept
 
@@ -167,6 +168,7 @@ class Stats:
         # raw intent -> [nl_results, confidence sum, confidences counted]
         self.intents: dict[str | None, list[Any]] = {}
         self.stage_confidence: dict[str, list[Any]] = {}  # stage -> [sum, count]
+        self.confidence_bins = [0] * CONFIDENCE_BINS  # nl_result confidences, bin k: k/BINS <= c < (k+1)/BINS
         self.validation = [0, 0]  # passed, failed
         self.operations: dict[str | None, list[int]] = {}  # raw operation -> [total, succeeded, failed]
         self.nl_ms = array("d")
@@ -209,6 +211,7 @@ class Stats:
             self.sessions, self.intents, self.stage_confidence, self.operations)
         nl_add, exec_add, impl_add = self.nl_ms.append, self.exec_ms.append, self.impl_ms.append
         slowest, top, partial, max_keys = self.slowest, self.top, self.partial, self.max_keys
+        bins, nbins = self.confidence_bins, CONFIDENCE_BINS
         n_user = n_nl = n_exec = n_err = n_orch = n_impl = passed = failed = 0
         for e in events:
             t = e.get(TYPE)
@@ -244,6 +247,7 @@ class Stats:
                 if (c.__class__ is float_ or c.__class__ is int_) and 0 <= c <= 1:
                     slot[1] += c
                     slot[2] += 1
+                    bins[int(c * nbins) if c < 1 else nbins - 1] += 1
                 stages = e.get(STAGES)
                 if stages.__class__ is dict_:
                     for name, c in stages.items():
@@ -457,6 +461,7 @@ class Stats:
         _add_counts(self.errors_by_stage, later.errors_by_stage)
         _add_lists(self.intents, later.intents)
         _add_lists(self.stage_confidence, later.stage_confidence)
+        self.confidence_bins = [a + b for a, b in zip(self.confidence_bins, later.confidence_bins)]
         _add_lists(self.operations, later.operations)
         self.validation = [a + b for a, b in zip(self.validation, later.validation)]
         self.impl = [a + b for a, b in zip(self.impl, later.impl)]
@@ -521,6 +526,21 @@ class Stats:
             return None
         return {"events": st[_EVENTS], "errors": st[_ERRORS], "failed_executions": st[_FAILED],
                 "first_ts": st[_FIRST], "last_ts": st[_LAST]}
+
+    def sessions_with_most_failures(self, n: int | None = None) -> list[dict[str, Any]]:
+        """The `n` (default: top) sessions with the most errors plus failed executions, most
+        first (ties: more errors, then by id); sessions with neither are left out."""
+        n = self.top if n is None else n
+        failing = ((s, st) for s, st in self.sessions.items() if st[_ERRORS] or st[_FAILED])
+        worst = heapq.nsmallest(
+            n, failing, key=lambda kv: (-kv[1][_ERRORS] - kv[1][_FAILED], -kv[1][_ERRORS], kv[0]))
+        return [{"session": s, "errors": st[_ERRORS], "failed_executions": st[_FAILED], "events": st[_EVENTS],
+                 "first_ts": st[_FIRST], "last_ts": st[_LAST]} for s, st in worst]
+
+    def confidence_histogram(self) -> list[dict[str, Any]]:
+        """nl_result confidences in CONFIDENCE_BINS equal bins: low <= c < high (the last holds 1.0 too)."""
+        return [{"low": k / CONFIDENCE_BINS, "high": (k + 1) / CONFIDENCE_BINS, "count": n}
+                for k, n in enumerate(self.confidence_bins)]
 
     def operation_counts(self) -> dict[str, list[int]]:
         """Normalized operation -> [total, succeeded, failed], unjoined ones under UNKNOWN."""
@@ -589,6 +609,7 @@ class Stats:
                             "success_rate": self.impl[1] / self.impl[0] if self.impl[0] else None},
             "errors": {
                 "total": self.errors,
+                "rate": self.errors / turns if turns else None,
                 "rate_denominator": "turns",
                 "by_stage": {
                     stage or ev.UNKNOWN: {"count": n, "rate": n / turns if turns else None}
