@@ -37,7 +37,7 @@ import re
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -706,6 +706,190 @@ def _add_lists(mine: dict[str, list[Any]], theirs: dict[str, list[Any]]) -> None
 
 
 # ---------------------------------------------------------------------------
+# Hour by hour: the last N hours of a log and their time series (the dashboard's views)
+
+_SECOND = "%Y-%m-%dT%H:%M:%S"
+
+
+class Timeline:
+    """A Stats(partial=True) per hour of the `hours` hours up to `end`; fed like a Stats.
+
+    Hour k (0 = the oldest) holds the events with start + k h <= ts < start + (k+1) h,
+    the last one also the events at `end`, where start = end - hours h. Times compare
+    to the second, as Selection does, so the last N hours of a timeline give the same
+    figures as `Selection(since=end - N h)` over the same events. Events before start,
+    after end, or without a readable ts are only counted (`older`; `newer` and the
+    `latest` of them, to the second; `untimed`). `merge()` adds a later part of the log
+    (parallel aggregation); `views()` reads the figures and consumes the timeline.
+    """
+
+    def __init__(self, end: datetime, hours: int, *, top: int = 10, partial: bool = False) -> None:
+        if hours < 1:
+            raise ValueError(f"hours must be 1 or more, got {hours}")
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=timezone.utc)
+        self.end = end.astimezone(timezone.utc).replace(microsecond=0)
+        self.hours = hours
+        self.top = top
+        self.partial = partial  # unused: every hour is partial (aggregate() sets it)
+        self.start = self.end - timedelta(hours=hours)
+        self.buckets: dict[int, Stats] = {}
+        self.older = 0
+        self.newer = 0
+        self.latest: str | None = None
+        self.untimed = 0
+        self._end_text = self.end.strftime(_SECOND)
+        self._offset = self.start.strftime("%M:%S")  # every hour boundary's minutes and seconds
+        self._first_hour = int(self.start.timestamp()) // 3600
+        self._hour_of: dict[str, int | None] = {}  # "YYYY-MM-DDTHH" -> hours since the epoch
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.add_many((event,))
+
+    def add_many(self, events: Iterable[dict[str, Any]]) -> None:
+        TS, str_ = ev.TS, str
+        hours, offset, first, hour_of = self.hours, self._offset, self._first_hour, self._hour_of
+        groups: dict[int, list[dict[str, Any]]] = {}
+        last_k, last_group = None, None
+        for e in events:
+            ts = e.get(TS)
+            if ts.__class__ is str_ and len(ts) >= 19 and (ts[-1] == "Z" or ts.endswith("+00:00")):
+                prefix = ts[:13]
+                hour = hour_of.get(prefix, -1)
+                if hour == -1:
+                    hour = self._hour(prefix)
+                if hour is None:
+                    self.untimed += 1
+                    continue
+                k = hour - first - (ts[14:19] < offset)
+                if k >= hours:
+                    k = self._after(ts[:19])
+                    if k is None:
+                        continue
+            else:
+                k = self._index(ts)
+                if k is None:
+                    continue
+            if k < 0:
+                self.older += 1
+                continue
+            if k != last_k:
+                last_group = groups.get(k)
+                if last_group is None:
+                    last_group = groups[k] = []
+                last_k = k
+            last_group.append(e)  # type: ignore[union-attr]
+        for k, group in groups.items():
+            bucket = self.buckets.get(k)
+            if bucket is None:
+                bucket = self.buckets[k] = Stats(top=self.top, partial=True)
+            bucket.add_many(group)
+
+    def _hour(self, prefix: str) -> int | None:
+        try:
+            hour: int | None = int(datetime.fromisoformat(prefix + ":00:00+00:00").timestamp()) // 3600
+        except ValueError:
+            hour = None
+        if len(self._hour_of) > 100_000:
+            self._hour_of.clear()
+        self._hour_of[prefix] = hour
+        return hour
+
+    def _after(self, second: str) -> int | None:
+        """The index of an event past the last hour boundary: the last hour if it is `end`."""
+        if second <= self._end_text:
+            return self.hours - 1
+        self.newer += 1
+        if self.latest is None or second > self.latest:
+            self.latest = second
+        return None
+
+    def _index(self, ts: Any) -> int | None:
+        """The hour index of a ts in another form (an offset other than UTC), else None."""
+        parsed = ev.parse_ts(ts) if ts.__class__ is str else None
+        if parsed is None:
+            self.untimed += 1
+            return None
+        parsed = parsed.replace(microsecond=0)
+        k = int((parsed - self.start).total_seconds() // 3600)
+        return self._after(parsed.strftime(_SECOND)) if k >= self.hours else k
+
+    def merge(self, later: Timeline) -> Timeline:
+        """Add `later` (the events that follow this one's in the log, same end and hours) into self."""
+        if (later.end, later.hours) != (self.end, self.hours):
+            raise ValueError("can only merge timelines of the same end and hours")
+        for k, theirs in later.buckets.items():
+            mine = self.buckets.get(k)
+            if mine is None:
+                self.buckets[k] = theirs
+            else:
+                mine.merge(theirs)
+        self.older += later.older
+        self.newer += later.newer
+        self.untimed += later.untimed
+        if later.latest is not None and (self.latest is None or later.latest > self.latest):
+            self.latest = later.latest
+        return self
+
+    def views(self, spans: Sequence[tuple[int, int]], read_window: Callable[[Stats], Any],
+              read_slice: Callable[[Stats], Any]) -> list[dict[str, Any]]:
+        """The figures of the last `hours` for each (hours, step) in spans.
+
+        For each span: {"hours", "step", "start", "window": read_window(the Stats of the
+        last `hours`, finished like a whole log: what analyze --since would see),
+        "series": [(slice start, read_slice(the Stats of that `step`-hour slice)), ...]}.
+        Slices end at `end`; a slice without events reads as an empty Stats. Spans are
+        read shortest first; each step must divide the next and every span's hours, and
+        the longest span fit the timeline. Stats are merged into each other as they are
+        read: afterwards the timeline is empty.
+        """
+        spans = sorted(spans)
+        steps = [step for _, step in spans]
+        if steps != sorted(steps) or any(b % a for a, b in zip(steps, steps[1:])) \
+                or any(hours % steps[-1] for hours, _ in spans) or spans[-1][0] > self.hours:
+            raise ValueError(f"spans {spans} do not nest in a timeline of {self.hours} hours")
+        end, groups, width = self.hours, self.buckets, 1
+        self.buckets = {}
+        results: list[dict[str, Any]] = []
+        for hours, step in spans:
+            if step != width:
+                groups, width = _regroup(groups, end, step), step
+            series = []
+            for k in range(end - hours, end, step):
+                stats = groups.get(k)
+                series.append((self.start + timedelta(hours=k),
+                               read_slice(stats if stats is not None else Stats(top=self.top))))
+            results.append({"hours": hours, "step": step, "start": self.start + timedelta(hours=end - hours),
+                            "series": series})
+        # Each window: the groups it adds to the shorter one before it, then that one (later in the log).
+        window: Stats | None = None
+        newer_from = end
+        for result in results:
+            first = end - result["hours"]
+            merged: Stats | None = None
+            for k in range(first, newer_from, width):
+                stats = groups.pop(k, None)
+                if stats is not None:
+                    merged = stats if merged is None else merged.merge(stats)
+            if window is not None:
+                merged = window if merged is None else merged.merge(window)
+            window = merged if merged is not None else Stats(top=self.top, partial=True)
+            result["window"] = read_window(Stats(top=self.top).merge(window))
+            newer_from = first
+        return results
+
+
+def _regroup(groups: dict[int, Stats], end: int, step: int) -> dict[int, Stats]:
+    """Merge groups (keyed by first hour index) into `step`-hour groups ending at `end`, in order."""
+    merged: dict[int, Stats] = {}
+    for k in sorted(groups):
+        start = end - -(-(end - k) // step) * step  # the slice start at or before k
+        have = merged.get(start)
+        merged[start] = groups[k] if have is None else have.merge(groups[k])
+    return merged
+
+
+# ---------------------------------------------------------------------------
 # Whole-log aggregation (analyze, dashboard, the TUI's first load)
 
 
@@ -757,13 +941,19 @@ class Aggregate:
 
 
 def aggregate(path: str | os.PathLike[str], *, selection: Selection | None = None, top: int = 10,
-              jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> Aggregate:
+              jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
+              make: Callable[[bool], Any] | None = None) -> Aggregate:
     """Aggregate a whole log set (oldest file first), in parallel for big logs.
 
     `jobs`: worker processes (default: one per CPU for logs over PARALLEL_MIN bytes).
     `progress(done_bytes, total_bytes)` is called from this process as work advances.
+    `make(partial)` builds the aggregator of each part (default: a Stats with `top`);
+    anything with add_many() and merge(), like a Timeline, will do.
     """
     selection = selection or Selection()
+    if make is None:
+        def make(partial: bool) -> Stats:
+            return Stats(top=top, partial=partial)
     with LogSet(path) as log_set:
         total = log_set.total_bytes
         if jobs is None:
@@ -780,9 +970,9 @@ def aggregate(path: str | os.PathLike[str], *, selection: Selection | None = Non
                 if progress is not None:
                     progress(done, total)
 
-            stats, malformed, samples = _aggregate_run(runs[0], selection, top, False, report)
+            stats, malformed, samples = _aggregate_run(runs[0], selection, make, False, report)
         else:
-            stats, malformed, samples = _aggregate_parallel(runs, selection, top, total, progress)
+            stats, malformed, samples = _aggregate_parallel(runs, selection, make, total, progress)
     return Aggregate(stats, files, total, malformed, samples)
 
 
@@ -797,9 +987,9 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _aggregate_run(run: list[Any], selection: Selection, top: int, partial: bool,
+def _aggregate_run(run: list[Any], selection: Selection, make: Callable[[bool], Any], partial: bool,
                    progress: Callable[[int], None] | None) -> tuple[Stats, int, list[Record]]:
-    stats = Stats(top=top, partial=partial)
+    stats = make(partial)
     scan = EventScan(run, prefilter=selection.prefilter, progress=progress)
     add_many = stats.add_many
     if selection:
@@ -812,7 +1002,7 @@ def _aggregate_run(run: list[Any], selection: Selection, top: int, partial: bool
     return stats, scan.malformed, scan.samples
 
 
-def _aggregate_parallel(runs: list[list[Any]], selection: Selection, top: int, total: int,
+def _aggregate_parallel(runs: list[list[Any]], selection: Selection, make: Callable[[bool], Any], total: int,
                         progress: Callable[[int, int], None] | None) -> tuple[Stats, int, list[Record]]:
     """The first run here, the others in forked workers (they inherit the open files)."""
     import multiprocessing
@@ -832,11 +1022,11 @@ def _aggregate_parallel(runs: list[list[Any]], selection: Selection, top: int, t
         return report
 
     global _WORKER_STATE
-    _WORKER_STATE = (runs, selection, top, [reporter(i) for i in range(len(runs))])
+    _WORKER_STATE = (runs, selection, make, [reporter(i) for i in range(len(runs))])
     try:
         with ProcessPoolExecutor(max_workers=len(runs) - 1, mp_context=context) as pool:
             futures = [pool.submit(_worker, index) for index in range(1, len(runs))]
-            first = _aggregate_run(runs[0], selection, top, False, reporter(0))
+            first = _aggregate_run(runs[0], selection, make, False, reporter(0))
             results = [first] + [future.result() for future in futures]
     finally:
         _WORKER_STATE = None
@@ -855,5 +1045,5 @@ _WORKER_STATE: Any = None
 
 
 def _worker(index: int) -> tuple[Stats, int, list[Record]]:
-    runs, selection, top, reporters = _WORKER_STATE
-    return _aggregate_run(runs[index], selection, top, True, reporters[index])
+    runs, selection, make, reporters = _WORKER_STATE
+    return _aggregate_run(runs[index], selection, make, True, reporters[index])
