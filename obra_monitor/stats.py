@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import os
 import re
 from array import array
@@ -209,7 +210,10 @@ class Stats:
         float_, int_, str_, dict_ = float, int, str, dict
         sessions, intents, stage_conf, operations = (
             self.sessions, self.intents, self.stage_confidence, self.operations)
-        nl_add, exec_add, impl_add = self.nl_ms.append, self.exec_ms.append, self.impl_ms.append
+        exec_add = self.exec_ms.append
+        stage_dicts: list[dict[str, Any]] = []
+        nl_durations: list[Any] = []
+        impl_durations: list[Any] = []
         slowest, top, partial, max_keys = self.slowest, self.top, self.partial, self.max_keys
         bins, nbins = self.confidence_bins, CONFIDENCE_BINS
         n_user = n_nl = n_exec = n_err = n_orch = n_impl = passed = failed = 0
@@ -250,23 +254,13 @@ class Stats:
                     bins[int(c * nbins) if c < 1 else nbins - 1] += 1
                 stages = e.get(STAGES)
                 if stages.__class__ is dict_:
-                    for name, c in stages.items():
-                        if (c.__class__ is float_ or c.__class__ is int_) and 0 <= c <= 1:
-                            slot = stage_conf.get(name)
-                            if slot is None:
-                                if len(stage_conf) >= 64:
-                                    continue
-                                slot = stage_conf[name] = [0.0, 0]
-                            slot[0] += c
-                            slot[1] += 1
+                    stage_dicts.append(stages)  # summed per batch, below
                 v = e.get(VALIDATION)
                 if v == PASSED:
                     passed += 1
                 elif v == FAILED:
                     failed += 1
-                d = e.get(DURATION_MS)
-                if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
-                    nl_add(d)
+                nl_durations.append(e.get(DURATION_MS))  # checked per batch, below
                 if st is not None:
                     tn = e.get(TURN)
                     op = e.get(OPERATION)
@@ -327,9 +321,7 @@ class Stats:
 
             elif t == IMPL_RESPONSE:
                 n_impl += 1
-                d = e.get(DURATION_MS)
-                if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
-                    impl_add(d)
+                impl_durations.append(e.get(DURATION_MS))
                 ok = e.get(SUCCESS)
                 if ok is True or ok is False:
                     self.impl[0] += 1
@@ -342,6 +334,12 @@ class Stats:
             elif t.__class__ is str_:
                 self.by_type[t] = self.by_type.get(t, 0) + 1
 
+        if stage_dicts:
+            _add_stages(stage_conf, stage_dicts)
+        if nl_durations:
+            _add_durations(self.nl_ms, nl_durations)
+        if impl_durations:
+            _add_durations(self.impl_ms, impl_durations)
         by_type = self.by_type
         for kind, n in ((USER_INPUT, n_user), (NL_RESULT, n_nl), (EXECUTION_RESULT, n_exec),
                         (ERROR, n_err), (ORCH_PROMPT, n_orch), (IMPL_RESPONSE, n_impl)):
@@ -495,6 +493,11 @@ class Stats:
                 st[_NL_SEEN:_NL_OP + 1] = theirs[_NL_SEEN:_NL_OP + 1]
         return self
 
+    def sort_latencies(self) -> None:
+        """Sort the duration arrays in place (summary() is then cheap; merged parts are sorted runs)."""
+        for name in ("nl_ms", "exec_ms", "impl_ms"):
+            setattr(self, name, array("d", sorted(getattr(self, name))))
+
     # -- reading -----------------------------------------------------------------
 
     @property
@@ -642,6 +645,41 @@ class Stats:
                 in sorted(self.recent_failures, key=_ts_key, reverse=True)
             ],
         }
+
+
+_NUMBER_TYPES = frozenset((float, int))
+
+
+def _add_durations(target: array, values: list[Any]) -> None:
+    """Append the valid durations (numbers >= 0; not bools, strings, None) of a batch.
+
+    The common case (all valid) is checked and copied by C code: no per-value bytecode.
+    """
+    if set(map(type, values)) <= _NUMBER_TYPES and min(values) >= 0:
+        target.extend(values)
+        return
+    target.extend(v for v in values if v.__class__ in _NUMBER_TYPES and v >= 0)
+
+
+def _add_stages(table: dict[str, list[Any]], stage_dicts: list[dict[str, Any]]) -> None:
+    """Sum a batch of nl_result.stages dicts into stage -> [sum, count] (values within 0..1)."""
+    for name in set().union(*stage_dicts):
+        values = list(map(_getter(name), stage_dicts))
+        if not (set(map(type, values)) <= _NUMBER_TYPES and min(values) >= 0 and max(values) <= 1):
+            values = [v for v in values if v.__class__ in _NUMBER_TYPES and 0 <= v <= 1]
+            if not values:
+                continue
+        slot = table.get(name)
+        if slot is None:
+            if len(table) >= 64:
+                continue
+            slot = table[name] = [0.0, 0]
+        slot[0] += math.fsum(values)
+        slot[1] += len(values)
+
+
+def _getter(name: str) -> Callable[[dict[str, Any]], Any]:
+    return operator.methodcaller("get", name)
 
 
 def _ts_key(item: tuple[Any, ...]) -> str:
@@ -999,6 +1037,7 @@ def _aggregate_run(run: list[Any], selection: Selection, make: Callable[[bool], 
     else:
         for batch in scan:
             add_many(batch)
+    stats.sort_latencies()  # in the workers, in parallel: the final sort then only merges runs
     return stats, scan.malformed, scan.samples
 
 
