@@ -217,10 +217,17 @@ class Stats:
         slowest, top, partial, max_keys = self.slowest, self.top, self.partial, self.max_keys
         bins, nbins = self.confidence_bins, CONFIDENCE_BINS
         n_user = n_nl = n_exec = n_err = n_orch = n_impl = passed = failed = 0
+        # One C call fetches several fields; a missing one (KeyError) falls back to .get().
+        envelope = operator.itemgetter(TYPE, TS, SESSION)
+        nl_fields = operator.itemgetter(INTENT, CONFIDENCE, VALIDATION, DURATION_MS)
+        turn_operation = operator.itemgetter(TURN, OPERATION)
+        exec_fields = operator.itemgetter(SUCCESS, TOTAL_DURATION_MS)
+        turn_input = operator.itemgetter(TURN, INPUT)
         for e in events:
-            t = e.get(TYPE)
-            s = e.get(SESSION)
-            ts = e.get(TS)
+            try:
+                t, ts, s = envelope(e)
+            except KeyError:
+                t, ts, s = e.get(TYPE), e.get(TS), e.get(SESSION)
             if ts.__class__ is not str_:
                 ts = None
             if s.__class__ is str_:
@@ -238,7 +245,10 @@ class Stats:
 
             if t == NL_RESULT:
                 n_nl += 1
-                intent = e.get(INTENT)
+                try:
+                    intent, c, v, d = nl_fields(e)
+                except KeyError:
+                    intent, c, v, d = e.get(INTENT), e.get(CONFIDENCE), e.get(VALIDATION), e.get(DURATION_MS)
                 if intent.__class__ is not str_:
                     intent = None
                 slot = intents.get(intent)
@@ -247,7 +257,6 @@ class Stats:
                         intent = None
                     slot = intents.setdefault(intent, [0, 0.0, 0])
                 slot[0] += 1
-                c = e.get(CONFIDENCE)
                 if (c.__class__ is float_ or c.__class__ is int_) and 0 <= c <= 1:
                     slot[1] += c
                     slot[2] += 1
@@ -255,15 +264,16 @@ class Stats:
                 stages = e.get(STAGES)
                 if stages.__class__ is dict_:
                     stage_dicts.append(stages)  # summed per batch, below
-                v = e.get(VALIDATION)
                 if v == PASSED:
                     passed += 1
                 elif v == FAILED:
                     failed += 1
-                nl_durations.append(e.get(DURATION_MS))  # checked per batch, below
+                nl_durations.append(d)  # checked per batch, below
                 if st is not None:
-                    tn = e.get(TURN)
-                    op = e.get(OPERATION)
+                    try:
+                        tn, op = turn_operation(e)
+                    except KeyError:
+                        tn, op = e.get(TURN), e.get(OPERATION)
                     st[8] = True
                     st[9] = tn if tn.__class__ is int_ else None
                     st[10] = op if op.__class__ is str_ and op else None
@@ -282,10 +292,12 @@ class Stats:
                             op = st[10]
                     elif partial:
                         waiting = True
-                ok = e.get(SUCCESS)
+                try:
+                    ok, d = exec_fields(e)
+                except KeyError:
+                    ok, d = e.get(SUCCESS), e.get(TOTAL_DURATION_MS)
                 if ok is not True and ok is not False:
                     ok = None
-                d = e.get(TOTAL_DURATION_MS)
                 if (d.__class__ is float_ or d.__class__ is int_) and d >= 0:
                     exec_add(d)
                     if len(slowest) < top or d > slowest[0][0]:
@@ -310,8 +322,10 @@ class Stats:
             elif t == USER_INPUT:
                 n_user += 1
                 if st is not None:
-                    tn = e.get(TURN)
-                    text = e.get(INPUT)
+                    try:
+                        tn, text = turn_input(e)
+                    except KeyError:
+                        tn, text = e.get(TURN), e.get(INPUT)
                     st[5] = True
                     st[6] = tn if tn.__class__ is int_ else None
                     st[7] = text[:INPUT_KEEP] if text.__class__ is str_ else None
