@@ -2,8 +2,8 @@
 
     obra-monitor repl [--config FILE] [--path LOG]
 
-Every line that monitoring adds is marked `# <- obra-monitor`; there are a
-dozen of them, all in `InteractiveMode` and `Orchestrator` below. The rest is
+Every line that monitoring adds is marked `# <- obra-monitor`: about twenty,
+in `InteractiveMode` and `Orchestrator._run_implementer` below. The rest is
 a stand-in for the host's own code: a rule-based parser instead of Obra's LLM
 pipeline (same `ParsedIntent` shape: intent, per-stage confidences, an
 operation context, validation), and an in-memory store of projects, epics,
@@ -486,7 +486,8 @@ class InteractiveMode:
             self._say(HELP)
         elif command == "/status":
             stats = self.production_logger.stats                            # <- obra-monitor
-            counts = ", ".join(f"{len(table)} {entity.plural}" for entity, table in self.orchestrator.items.items())
+            counts = ", ".join(f"{len(table)} {entity.value if len(table) == 1 else entity.plural}"
+                               for entity, table in self.orchestrator.items.items())
             self._say(f"{counts}\nsession {self.session_id}; log {self.production_logger.log_path}: "
                       f"{stats.events_written} events written, {stats.events_dropped} dropped")
         elif command == "/history":
