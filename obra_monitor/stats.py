@@ -866,6 +866,11 @@ class Timeline:
         k = int((parsed - self.start).total_seconds() // 3600)
         return self._after(parsed.strftime(_SECOND)) if k >= self.hours else k
 
+    def sort_latencies(self) -> None:
+        """Stats.sort_latencies() for every hour (aggregate() calls it in the workers)."""
+        for bucket in self.buckets.values():
+            bucket.sort_latencies()
+
     def merge(self, later: Timeline) -> Timeline:
         """Add `later` (the events that follow this one's in the log, same end and hours) into self."""
         if (later.end, later.hours) != (self.end, self.hours):
