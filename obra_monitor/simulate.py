@@ -909,7 +909,7 @@ def run(args: argparse.Namespace) -> int:
         sessions=simulation.sessions_started, seconds=time.monotonic() - started, seed=seed, stopped=stopped,
     )
     print(_summary_line(summary, path, live), flush=True)
-    return 0
+    return 1 if summary.dropped else 0  # the writer said why, once, on the obra_monitor logger
 
 
 def demo_settings(config_file: str | None, path: Path, max_file_mb: float | None) -> Any:

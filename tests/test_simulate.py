@@ -261,6 +261,15 @@ def test_demo_config_errors_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "is a directory" in done.stderr
 
 
+def test_demo_that_cannot_write_says_so_and_exits_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    done = demo("--path", str(blocker / "demo.jsonl"), "--rate", "0", "--sessions", "5", "--seed", "1")
+    assert done.returncode == 1
+    assert re.search(r"demo: 0 events from 5 sessions, .* [\d,]+ DROPPED\n$", done.stdout)
+    assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_demo_runs_in_process_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "demo.jsonl"
     assert main(["demo", "--path", str(path), "--rate", "0", "--sessions", "20", "--seed", "3"]) == 0
