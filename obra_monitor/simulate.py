@@ -321,8 +321,9 @@ class Simulation:
             yield _latency(rng, 6.0, 0.8, 0.5, 600.0) * self._tempo_at(self.now).think
 
     def _events_handed(self) -> int:
+        """Events that reached the writer (the rate counts what lands in the log)."""
         stats = self.logger.stats
-        return stats.events_written + stats.events_dropped + stats.events_disabled
+        return stats.events_written + stats.events_dropped
 
     # -- tempo: bursts, quiet spells, incidents --------------------------------------------
 
@@ -521,6 +522,7 @@ class Simulation:
     def _implementer(self, turn: Turn, plan: Plan, r: random.Random, elapsed: float) -> Iterator[float]:
         """Orchestrator -> implementer round trips; returns the elapsed ms, None if the turn ended."""
         task_id = plan.identifier
+        item = f"{plan.entity.value if plan.entity else 'task'} {task_id}"
         target = r.choice(IMPLEMENTERS)
         turn.stage = Stage.IMPLEMENTER
         for attempt in range(1, 4):
@@ -541,11 +543,11 @@ class Simulation:
                 plan.params["attempts"] = attempt
                 return elapsed
             if timeout and r.random() < 0.35:
-                raise ImplementerTimeoutError(f"{target} did not respond within 120s (task {task_id})")
+                raise ImplementerTimeoutError(f"{target} did not respond within 120s ({item})")
             error: ObraError = (
-                ImplementerTimeoutError(f"{target} did not respond within 120s (task {task_id})") if timeout
+                ImplementerTimeoutError(f"{target} did not respond within 120s ({item})") if timeout
                 else r.choice((
-                    ImplementerError(f"{target} exited with status 1 on task {task_id}: tests failed "
+                    ImplementerError(f"{target} exited with status 1 on {item}: tests failed "
                                      f"({r.randint(1, 9)} of {r.randint(20, 400)})"),
                     RateLimitError(f"429 Too Many Requests from {target} (retry after {r.choice((10, 30, 60))}s)"),
                 ))
@@ -554,8 +556,9 @@ class Simulation:
             if r.random() < 0.35:
                 break
         turn.stage = Stage.EXECUTION
-        turn.execution_result({"success": False, "message": f"Task {task_id} failed after {attempt} "
-                                                            f"implementer attempt{'s' if attempt > 1 else ''}"},
+        plural = "s" if attempt > 1 else ""
+        turn.execution_result({"success": False, "message": f"{item.capitalize()} failed after {attempt} "
+                                                            f"implementer attempt{plural}"},
                               duration_ms=elapsed)
         return None
 
