@@ -196,7 +196,7 @@ class RuleBasedNLProcessor:
                     context.identifier = int(match.group(2))
                     params["action"] = "execute"
                     return match.group(1), 0.95
-                return rest.split(" ")[0], 0.3
+                return self._unreadable(rest, errors)
             if verb in ("complete", "finish"):
                 match = _ONE.match(rest)
                 if match:
@@ -215,11 +215,11 @@ class RuleBasedNLProcessor:
                     errors.append(f"Unknown status {match.group(3)!r} (expected done, in progress, blocked or todo)")
                 params["status"] = status
                 return match.group(1), 0.9
-            return rest.split(" ")[0], 0.3
+            return self._unreadable(rest, errors)
         is_query = context.operation is OperationType.QUERY
         match = (_QUERY if is_query else _DELETE).match(rest)
         if not match:
-            return rest.split(" ")[0], 0.3
+            return self._unreadable(rest, errors)
         groups = list(match.groups())
         if is_query:
             status = groups.pop(0)
@@ -237,6 +237,11 @@ class RuleBasedNLProcessor:
         if is_query and groups[3]:
             params["parent"] = (groups[3].lower(), int(groups[4]))
         return entity_word, 0.94
+
+    @staticmethod
+    def _unreadable(rest: str, errors: list[str]) -> tuple[str, float]:
+        errors.append(f"Could not read the parameters in {rest!r}; try /help for examples")
+        return rest.split(" ")[0], 0.3
 
     @staticmethod
     def _validate(context: OperationContext) -> list[str]:

@@ -239,7 +239,7 @@ def test_in_process_session_covers_every_command(tmp_path: Path) -> None:
         "add task 'write docs' to story 1", "rename task 2 to login tests", "set task 3 status to blocked",
         "complete story 1", "work on task 2", "list open tasks", "show blocked tasks in story 1",
         "delete tasks 1-2", "delete widget 3", "mark task 3 finished-ish", "create epic",
-        "delete task", "hello there", "what's the difference between a story and a task?",
+        "delete task", "delete task 3 4 5", "create", "hello there", "what's the difference between a story and a task?",
         "/nope", "   ", "quit", "show projects",
     )
     assert "Renamed task 2 to 'login tests'" in output
@@ -250,6 +250,8 @@ def test_in_process_session_covers_every_command(tmp_path: Path) -> None:
     assert "Unknown status 'finished-ish'" in output
     assert "Missing required parameter 'title' for CREATE epic" in output
     assert "Say which task to delete" in output
+    assert "Could not read the parameters in 'task 3 4 5'" in output
+    assert "Invalid command: Missing entity type" in output
     assert "did not understand that (confidence 0.20)" in output
     assert "A story is a user-facing piece of an epic" in output
     assert "Unknown command /nope" in output
@@ -257,7 +259,7 @@ def test_in_process_session_covers_every_command(tmp_path: Path) -> None:
     low = next(e for e in events if e["type"] == "nl_result" and e["confidence"] == 0.2)
     assert low["validation"] == "failed" and low["operation"] is None
     errors = [e for e in events if e["type"] == "error"]
-    assert [e["stage"] for e in errors] == ["validation"] * 4
+    assert [e["stage"] for e in errors] == ["validation"] * 6
     # orch_prompt / impl_response are off by default: the implementer ran, nothing was logged
     assert not [e for e in events if e["type"] in ("orch_prompt", "impl_response")]
     assert events[-1] == {**events[-1], "type": "user_input", "input": "quit"}
