@@ -8,9 +8,11 @@ both tools read bench/out/big.clean.jsonl: the same log without its malformed li
 here once). The jq queries are the plan's Appendix A queries as corrected in docs/queries.md
 (as written, two of them fail on any real log), each run with `jq -s` as the plan does.
 
-Wall time is measured around each command; peak RSS is sampled every 10 ms over the command's
-whole process tree (analyze forks a worker per CPU, so the sum over processes is what
-counts), and also read from wait4() (the largest single process).
+Wall time is measured around each command. Memory: the peak of the whole process tree's
+proportional set size (PSS, sampled every 10 ms; analyze forks a worker per CPU, and PSS
+counts the pages they share once), and the peak RSS of the largest single process (wait4()).
+The first line printed is this machine's speed at the time (ns per iteration of a trivial
+Python loop): shared 2-vCPU machines vary, so compare figures taken at similar speeds.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     clean = _clean_copy(args.log)
     size = clean.stat().st_size
-    print(f"log: {clean} ({size / 1e6:.0f} MB), {os.cpu_count()} CPUs, median of {args.runs} runs\n")
+    print(f"log: {clean} ({size / 1e6:.0f} MB), {os.cpu_count()} CPUs, median of {args.runs} runs")
+    print(f"machine speed now: {_loop_ns():.0f} ns per trivial Python loop iteration, "
+          f"load average {os.getloadavg()[0]:.2f}\n")
 
     rows = []
     analyze = _measure([str(OBRA_MONITOR), "analyze", str(clean), "--json"], args.runs)
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("jq -s: the four queries together", jq_total))
 
     width = max(len(name) for name, _ in rows)
-    print(f"{'command':<{width}}  {'wall (s)':>9}  {'peak RSS, tree':>15}  {'largest process':>15}  {'vs analyze':>10}")
+    print(f"{'command':<{width}}  {'wall (s)':>9}  {'peak PSS, tree':>15}  {'largest RSS':>15}  {'vs analyze':>10}")
     for name, (wall, tree_rss, max_rss) in rows:
         ratio = f"{wall / analyze[0]:.1f}x"
         print(f"{name:<{width}}  {wall:>9.2f}  {_mb(tree_rss):>15}  {_mb(max_rss):>15}  {ratio:>10}")
@@ -146,15 +150,24 @@ def _run_once(command: list[str]) -> tuple[float, int, int]:
     return wall, peak[0], usage.ru_maxrss * 1024
 
 
+def _loop_ns() -> float:
+    started = time.perf_counter()
+    count = 0
+    for _ in range(3_000_000):
+        count += 1
+    return (time.perf_counter() - started) / 3_000_000 * 1e9
+
+
 def _tree_rss(pid: int) -> int:
+    """Sum of Pss over the process and its descendants (bytes)."""
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1]) * 1024
                         break
             for task in os.listdir(f"/proc/{current}/task"):
