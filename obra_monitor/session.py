@@ -86,27 +86,29 @@ def run(args: argparse.Namespace) -> int:
 def find_session(path: Path, prefix: str) -> tuple[str, list[dict[str, Any]]]:
     """The one session whose id starts with `prefix`, and its events in log order."""
     by_session: dict[str, list[dict[str, Any]]] = {}
+    matching: set[str] = set()
     with LogSet(path) as log_set:
         scan = EventScan([s for run in log_set.segments(1) for s in run], prefilter=prefix.encode())
         for batch in scan:
             for event in batch:
                 session = event.get(ev.SESSION)
                 if isinstance(session, str) and session.startswith(prefix):
-                    if session not in by_session and len(by_session) > MAX_CANDIDATES * 50:
-                        continue  # a very short prefix: enough candidates to say it is ambiguous
+                    matching.add(session)
+                    if session not in by_session and len(by_session) >= MAX_CANDIDATES:
+                        continue  # ambiguous already: keep events of the first few candidates only
                     by_session.setdefault(session, []).append(event)
     if not by_session:
         raise ObraMonitorError(
             f"no session starting with {prefix!r} in {path} "
             "(list recent sessions with 'obra-monitor analyze' or 'obra-monitor tail')"
         )
-    if len(by_session) > 1:
+    if len(matching) > 1:
         candidates = sorted(by_session, key=lambda s: _last_ts(by_session[s]), reverse=True)
         lines = [f"  {clean_text(s)}  {len(by_session[s])} events, last {clean_text(_last_ts(by_session[s]))}"
-                 for s in candidates[:MAX_CANDIDATES]]
-        if len(candidates) > MAX_CANDIDATES:
-            lines.append(f"  ... and {len(candidates) - MAX_CANDIDATES} more")
-        raise UsageError(f"{prefix!r} matches {len(candidates)} sessions; give more of the id:\n" + "\n".join(lines))
+                 for s in candidates]
+        if len(matching) > len(candidates):
+            lines.append(f"  ... and {len(matching) - len(candidates)} more")
+        raise UsageError(f"{prefix!r} matches {len(matching)} sessions; give more of the id:\n" + "\n".join(lines))
     (session, events), = by_session.items()
     return session, events
 
