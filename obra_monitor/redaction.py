@@ -46,25 +46,35 @@ _PLACEHOLDERS: Final = frozenset({EMAIL, IP, PHONE, SSN, CREDIT_CARD, IBAN, API_
 DEFAULT_MAX_SCAN_CHARS: Final = 16384
 
 Span = tuple[int, int]
-Gate = Callable[[str], object]  # truthy when the text may hold a finding
 T = TypeVar("T")
 
 
 # -- gates: cheap necessary conditions, shared by several detectors ---------------------------
-# A detector's regex can only match where its gate is open. The fast path asks the few
-# distinct gates once and skips every regex when all are shut; most are C-level searches.
 
-# E-mail addresses and credentials in URLs.
-_has_at: Gate = re.compile("@").search
-# Every provider key, JWT, bearer token and PEM body is a run of 15+ non-blank chars.
-_has_long_token: Gate = re.compile(r"\S{15}", re.ASCII).search
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: gates are looked up per call
+class Gate:
+    """A cheap necessary condition for the detectors behind it.
+
+    The fast path asks every distinct `is_open` once and returns when all are shut. When a
+    gate is open, `regions` (if given) narrows where its detectors need to look.
+    """
+
+    is_open: Callable[[str], object]  # truthy when the text may hold a finding
+    regions: Callable[[str], list[Span]] | None = None
+
+    def spans(self, text: str) -> list[Span]:
+        return self.regions(text) if self.regions else [(0, len(text))]
+
+
 # Phones, SSNs, cards, IBANs and IPv4s hold 7+ chars of digits and separators.
 # ([0-9] rather than \d: a plain range is the cheapest class for the engine to skip with.)
-_has_number_run: Gate = re.compile(r"[0-9][0-9\s().+-]{5,}[0-9]", re.ASCII).search
-# An IPv6 address is compressed (`::`) or has seven colons.
-_has_ipv6_colons: Gate = re.compile(r"::|:(?:[^:]*:){6}").search
-
+_NUMBER_RUN = re.compile(r"[0-9][0-9\s().+-]{5,}[0-9]", re.ASCII)
 _SECRET_WORDS: Final = ("pass", "pwd", "secret", "key", "token", "authorization")
+
+
+def _number_runs(text: str) -> list[Span]:
+    """Each run, widened by the `+` or `(` that may open it and two chars for lookaheads."""
+    return [(max(0, run.start() - 1), run.end() + 2) for run in _NUMBER_RUN.finditer(text)]
 
 
 def _has_assignment(text: str) -> bool:
@@ -80,7 +90,26 @@ def _always(text: str) -> bool:
     return True
 
 
+# E-mail addresses and credentials in URLs.
+_AT = Gate(re.compile("@").search)
+# Every provider key, JWT, bearer token and PEM body is a run of 15+ non-blank chars.
+_LONG_TOKEN = Gate(re.compile(r"\S{15}", re.ASCII).search)
+# Card, SSN, phone and IPv4 matches lie within one number run: only the runs are scanned.
+_NUMBER_RUNS = Gate(_NUMBER_RUN.search, _number_runs)
+# An IBAN's account number holds such a run too, but its letters may start well before it.
+_NUMBERS = Gate(_NUMBER_RUN.search)
+# An IPv6 address is compressed (`::`) or has eight groups; times (12:30:45) have neither.
+_IPV6_COLONS = Gate(re.compile(r":(?::|(?:[0-9A-Fa-f]{0,4}:){6})").search)
+_ASSIGNMENT = Gate(_has_assignment)
+_ANYTHING = Gate(_always)
+
+
 # -- detectors ---------------------------------------------------------------------------------
+# Every pattern starts with a literal or a character class, never with a lookbehind: the
+# engine then skips in C to where a match can begin, while a leading lookbehind makes it try
+# every position (about ten times slower on a 2 KB message). So "not glued to the word
+# before" is written just after the first character, as `X(?<![\w-].)`; an e-mail's local
+# part is read backwards from its `@`.
 
 @dataclass(frozen=True, slots=True)
 class Detector:
@@ -94,14 +123,16 @@ class Detector:
     placeholder: str
     gate: Gate
     pattern: re.Pattern[str]
-    needs: re.Pattern[str] | None = None  # a literal that must occur; much cheaper than the regex
     accept: Callable[[re.Match[str]], bool] | None = None
+    # Literals of which one must occur: an `in` test is far cheaper than starting the regex.
+    hints: tuple[str, ...] = ()
 
-    def find(self, text: str) -> Iterator[Span]:
-        if self.needs is not None and self.needs.search(text) is None:
+    def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
+        """Spans to replace, from matches within `regions` (lookarounds see past their ends)."""
+        if self.hints and not any(map(text.__contains__, self.hints)):
             return
         group = "secret" if "secret" in self.pattern.groupindex else 0
-        for match in self.pattern.finditer(text):
+        for match in _matches(self.pattern, text, regions):
             found = match.group(group)
             # Empty matches (a custom `x*`) hide nothing; a placeholder is already redacted.
             if found and found not in _PLACEHOLDERS and (self.accept is None or self.accept(match)):
@@ -120,8 +151,8 @@ class ChecksumDetector(Detector):
     sizes: range  # allowed lengths, separators not counted
     valid: Callable[[list[str]], bool]  # gets the digit/letter groups of one run
 
-    def find(self, text: str) -> Iterator[Span]:
-        for match in self.pattern.finditer(text):
+    def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
+        for match in _matches(self.pattern, text, regions):
             groups = list(_GROUP.finditer(text, match.start(), match.end()))
             first = 0
             while first < len(groups):
@@ -140,11 +171,32 @@ class ChecksumDetector(Detector):
                     first = best + 1
 
 
+@dataclass(frozen=True, slots=True)
+class EmailDetector(Detector):
+    """`pattern` matches from the `@` on (a fast literal search); the local part is then
+    read backwards, since a pattern starting in it would be tried at every letter of the text."""
+
+    def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
+        for match in _matches(self.pattern, text, regions):
+            at = match.start()
+            start = at
+            while start > 0 and at - start < _MAX_LOCAL_PART and text[start - 1] in _LOCAL_PART_CHARS:
+                start -= 1
+            local = text[start:at]
+            if local and local.lower() != "git" and not _RETINA_ASSET.match(match.group("domain")):
+                yield start, match.end()
+
+
+def _matches(pattern: re.Pattern[str], text: str, regions: Iterable[Span]) -> Iterator[re.Match[str]]:
+    for start, end in regions:
+        yield from pattern.finditer(text, start, end)
+
+
 _GROUP = re.compile(r"[A-Za-z0-9]+")
-
-
-def _literal(*literals: str) -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, literals)))
+_LOCAL_PART_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_MAX_LOCAL_PART: Final = 64  # RFC 5321
+# `git@github.com:org/repo` is an SSH remote and `logo@2x.png` a retina asset, not addresses.
+_RETINA_ASSET = re.compile(r"\d+(?:\.\d+)?x\.")
 
 
 def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -157,12 +209,24 @@ def _looks_random(value: str) -> bool:
     return len(value) >= 8 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
+def _has_digit(match: re.Match[str]) -> bool:
+    """`sk-` also starts hyphenated words; a real key has digits."""
+    return any(c.isdigit() for c in match.group())
+
+
+def _token(name: str, placeholder: str, body: str, *hints: str,
+           accept: Callable[[re.Match[str]], bool] | None = None) -> Detector:
+    """A provider's token, not glued to a longer word on either side.
+
+    `body` opens with its literal prefix, with `(?<![\\w-].)` after the first character (the
+    left-hand side, checked where it costs nothing). Its runs are possessive (`{20,}+`): a
+    token never gives characters back, so crafted input cannot make the engine backtrack.
+    """
+    return Detector(name, placeholder, _LONG_TOKEN, _compile(rf"(?:{body}) (?![\w-])"), accept, hints)
+
+
 def _secret_looks_random(match: re.Match[str]) -> bool:
     return _looks_random(match.group("secret"))
-
-
-def _has_digit(match: re.Match[str]) -> bool:
-    return any(c.isdigit() for c in match.group())
 
 
 def _authorization_value(match: re.Match[str]) -> bool:
@@ -184,18 +248,20 @@ def _is_assigned_token(match: re.Match[str]) -> bool:
     return _is_assigned_secret(match) and _looks_random(match.group("secret"))
 
 
-_RETINA_ASSET = re.compile(r"\d+(?:\.\d+)?x\.")
-
-
-def _is_personal_email(match: re.Match[str]) -> bool:
-    """Not an SSH remote (`git@github.com:org/repo`) nor a retina asset (`logo@2x.png`)."""
-    return match.group("local").lower() != "git" and not _RETINA_ASSET.match(match.group("domain"))
-
-
 def _is_public_ipv4(match: re.Match[str]) -> bool:
-    """Loopback and 0.0.0.0 say nothing about anyone and are common in dev commands."""
-    text = match.group()
-    return not text.startswith("127.") and text != "0.0.0.0"
+    """Four canonical octets up to 255; loopback and 0.0.0.0 say nothing about anyone."""
+    octets = match.group().split(".")
+    return (
+        all(int(octet) <= 255 and octet == str(int(octet)) for octet in octets)
+        and octets[0] != "127"
+        and octets != ["0", "0", "0", "0"]
+    )
+
+
+def _is_ssn(match: re.Match[str]) -> bool:
+    """Area 000, 666 and 9xx, group 00 and serial 0000 are never issued."""
+    area, group, serial = match.group().split("-")
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
 def _is_ipv6(match: re.Match[str]) -> bool:
@@ -210,10 +276,9 @@ def _is_ipv6(match: re.Match[str]) -> bool:
     return True
 
 
-def _is_phone(match: re.Match[str]) -> bool:
+def _is_international_phone(match: re.Match[str]) -> bool:
     """E.164 allows at most 15 digits; fewer than 8 after a `+` is a score or an offset."""
-    text = match.group()
-    return not text.startswith("+") or 8 <= sum(c.isdigit() for c in text) <= 15
+    return 8 <= sum(c.isdigit() for c in match.group()) <= 15
 
 
 def _luhn(digits: str) -> bool:
@@ -266,17 +331,19 @@ def _is_iban(groups: list[str]) -> bool:
     return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
-# Key names whose value is a secret in `key=value`, `key: value` and `"key": "value"`: a whole
-# run of name characters (possessive, so it is scanned once) that ends with a secret word:
-# `db_password`, `client_secret`, not `password_policy`. `pass` and `pwd` count only as a whole
-# segment, so `bypass` and `compass` are left alone.
-_KEY_RUN: Final = r"(?<![\w.-]) [\w.-]++"
-_PASSWORD_KEY: Final = _KEY_RUN + r"""
-    (?: (?<=password) | (?<=passwd) | (?<=passphrase) | (?<=secret)
-      | (?<=api_key) | (?<=api-key) | (?<=apikey) | (?<=access_key) | (?<=access-key)
-      | (?<=secret_key) | (?<=secret-key) | (?<=private_key) | (?<=private-key)
-      | (?<=pass)(?<![a-z0-9]pass) | (?<=pwd)(?<![a-z0-9]pwd) )"""
-_TOKEN_KEY: Final = _KEY_RUN + r"(?<=token)"
+# Key names whose value is a secret in `key=value`, `key: value` and `"key": "value"`. The
+# pattern starts at the word, which must end the key (`DB_PASSWORD=`, `client_secret:`; not
+# `password_policy:`); `pass` and `pwd` count only as a whole segment, not in `bypass`; and
+# `/etc/passwd:` is a path, not a key. The words are grouped by first letter so the pattern
+# starts with a character class (a case-insensitive alternation gives the engine nothing to
+# skip with): password passwd passphrase pass pwd private_key | secret secret_key | api_key
+# apikey access_key.
+_PASSWORD_WORD: Final = r"""
+    [psa] (?<!/.)
+    (?: (?<=p) (?: ass(?:word|wd|phrase) | rivate[_-]?key | (?<![a-z0-9].) (?:ass|wd) )
+      | (?<=s) ecret(?:[_-]?key)?
+      | (?<=a) (?: pi[_-]?key | ccess[_-]?key ) )"""
+_TOKEN_WORD: Final = "token"
 _ASSIGNED_VALUE: Final = r"""
     ["']? \s* (?: := | => | [:=] ) \s*
     (?: (?P<quote>["']) )?
@@ -284,119 +351,108 @@ _ASSIGNED_VALUE: Final = r"""
                         | [^\s"'&,;]+ ) )                        # bare: up to a blank, quote, & , ;"""
 
 
-def _assignment(key: str) -> re.Pattern[str]:
-    return _compile(rf"(?P<key>{key}) {_ASSIGNED_VALUE}", re.IGNORECASE)
+def _assignment(word: str) -> re.Pattern[str]:
+    return _compile(rf"{word} (?![\w-]) {_ASSIGNED_VALUE}", re.IGNORECASE)
 
-
-def _token(body: str) -> re.Pattern[str]:
-    """A provider token: not glued to a longer word on either side."""
-    return _compile(rf"(?<![\w-]) (?:{body}) (?![\w-])")
-
-
-_OCTET: Final = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
 SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
     Detector(
-        "private_key_block", SECRET, _has_long_token,
+        "private_key_block", SECRET, _LONG_TOKEN,
         _compile(r"""-----BEGIN[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----
                      .*? (?: -----END[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?----- | \Z )""", re.DOTALL),
-        needs=_literal("PRIVATE KEY"),
+        hints=("PRIVATE KEY",),
     ),
-    Detector("openai_anthropic_key", API_KEY, _has_long_token,
-             _token(r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-             needs=_literal("sk-"), accept=_has_digit),
-    Detector("github_token", API_KEY, _has_long_token,
-             _token(r"gh[pousr]_[A-Za-z0-9]{36,} | github_pat_[A-Za-z0-9_]{22,}"),
-             needs=_literal("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-    Detector("gitlab_token", API_KEY, _has_long_token, _token(r"glpat-[A-Za-z0-9_-]{20,}"),
-             needs=_literal("glpat-")),
-    Detector("aws_access_key_id", API_KEY, _has_long_token, _token(r"(?:AKIA|ASIA)[A-Z0-9]{16}"),
-             needs=_literal("AKIA", "ASIA")),
+    _token("openai_anthropic_key", API_KEY,
+           r"s(?<![\w-].)k- (?:ant-|proj-|svcacct-|admin-)? [A-Za-z0-9_-]{20,}+", "sk-", accept=_has_digit),
+    _token("github_token", API_KEY,
+           r"g(?<![\w-].) (?: h[pousr]_[A-Za-z0-9]{36,}+ | ithub_pat_[A-Za-z0-9_]{22,}+ )", "gh", "github_pat_"),
+    _token("gitlab_token", API_KEY, r"g(?<![\w-].)lpat- [A-Za-z0-9_-]{20,}+", "glpat-"),
+    _token("aws_access_key_id", API_KEY, r"A(?<![\w-].) (?:KIA|SIA) [A-Z0-9]{16}", "AKIA", "ASIA"),
     Detector(
-        "aws_secret_access_key", API_KEY, _has_assignment,
+        "aws_secret_access_key", API_KEY, _ASSIGNMENT,
         _compile(r"""aws[_.\ -]?secret[_.\ -]?(?:access[_.\ -]?)?key(?:[_-]?id)? ["']? \s* [:=] \s* ["']?
                      (?P<secret>[A-Za-z0-9/+=]{40}) (?![A-Za-z0-9/+=])""", re.IGNORECASE),
     ),
-    Detector("google_api_key", API_KEY, _has_long_token, _token(r"AIza[0-9A-Za-z_-]{35}"),
-             needs=_literal("AIza")),
-    Detector("slack_token", API_KEY, _has_long_token, _token(r"xox[abprs]-[A-Za-z0-9-]{10,}"),
-             needs=_literal("xox")),
-    Detector("slack_webhook", API_KEY, _has_long_token,
+    _token("google_api_key", API_KEY, r"A(?<![\w-].)Iza [0-9A-Za-z_-]{35}", "AIza"),
+    _token("slack_token", API_KEY, r"x(?<![\w-].)ox[abprs]- [A-Za-z0-9-]{10,}+", "xox"),
+    Detector("slack_webhook", API_KEY, _LONG_TOKEN,
              _compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]+)"),
-             needs=_literal("hooks.slack.com/")),
-    Detector("stripe_key", API_KEY, _has_long_token, _token(r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
-             needs=_literal("k_live_", "k_test_")),
-    Detector("npm_token", API_KEY, _has_long_token, _token(r"npm_[A-Za-z0-9]{36}"), needs=_literal("npm_")),
-    Detector("pypi_token", API_KEY, _has_long_token, _token(r"pypi-[A-Za-z0-9_-]{50,}"),
-             needs=_literal("pypi-")),
-    Detector("sendgrid_key", API_KEY, _has_long_token,
-             _token(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), needs=_literal("SG.")),
-    Detector("twilio_key", API_KEY, _has_long_token, _token(r"(?:SK|AC)[0-9a-f]{32}"),
-             needs=_literal("SK", "AC")),
-    Detector("jwt", SECRET, _has_long_token,
-             _token(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), needs=_literal("eyJ")),
+             hints=("hooks.slack.com/",)),
+    _token("stripe_key", API_KEY, r"[sr](?<![\w-].)k_ (?:live|test)_ [A-Za-z0-9]{16,}+", "k_live_", "k_test_"),
+    _token("npm_token", API_KEY, r"n(?<![\w-].)pm_ [A-Za-z0-9]{36}", "npm_"),
+    _token("pypi_token", API_KEY, r"p(?<![\w-].)ypi- [A-Za-z0-9_-]{50,}+", "pypi-"),
+    _token("sendgrid_key", API_KEY, r"S(?<![\w-].)G\. [A-Za-z0-9_-]{22} \. [A-Za-z0-9_-]{43}", "SG."),
+    _token("twilio_key", API_KEY, r"(?: S(?<![\w-].)K | A(?<![\w-].)C ) [0-9a-f]{32}", "SK", "AC"),
+    _token("jwt", SECRET,
+           r"e(?<![\w-].)yJ [A-Za-z0-9_-]{8,}+ \. [A-Za-z0-9_-]{8,}+ \. [A-Za-z0-9_-]*+", "eyJ"),
     Detector(
-        "url_credentials", SECRET, _has_at,
+        "url_credentials", SECRET, _AT,
         # user:password between scheme and host; the password may itself hold an "@"
         _compile(r":// (?P<secret>[^\s/?#@:]*:[^\s/?#]*) @"),
+        hints=("://",),
     ),
     Detector(
-        "authorization_header", SECRET, _has_assignment,
+        "authorization_header", SECRET, _ASSIGNMENT,
         _compile(r"""\bauthorization ["']? \s* [:=] \s* ["']?
                      (?P<scheme>(?:bearer|basic|token|digest|bot)\s+)?
                      (?P<secret>[^\s"',;]+)""", re.IGNORECASE),
         accept=_authorization_value,
     ),
-    Detector("bearer_token", SECRET, _has_long_token,
-             _compile(r"\bbearer\s+ (?P<secret>[A-Za-z0-9._~+/=-]{15,}[A-Za-z0-9_~+/=-])", re.IGNORECASE),
-             needs=_literal("earer", "EARER"), accept=_secret_looks_random),
-    Detector("password_assignment", SECRET, _has_assignment, _assignment(_PASSWORD_KEY),
+    Detector(
+        "bearer_token", SECRET, _LONG_TOKEN,
+        # [Bb] rather than IGNORECASE: a case-insensitive word gives the engine nothing to skip with
+        _compile(r"[Bb](?:earer|EARER) (?<!\w.{6}) \s+ (?P<secret>[A-Za-z0-9._~+/=-]{15,}[A-Za-z0-9_~+/=-])"),
+        accept=_secret_looks_random, hints=("earer", "EARER"),
+    ),
+    Detector("password_assignment", SECRET, _ASSIGNMENT, _assignment(_PASSWORD_WORD),
              accept=_is_assigned_secret),
-    Detector("token_assignment", SECRET, _has_assignment, _assignment(_TOKEN_KEY),
+    Detector("token_assignment", SECRET, _ASSIGNMENT, _assignment(_TOKEN_WORD),
              accept=_is_assigned_token),
 )
 
 PII_DETECTORS: Final[tuple[Detector, ...]] = (
-    Detector(
-        "email", EMAIL, _has_at,
-        _compile(r"""(?<![A-Za-z0-9._%+-]) (?P<local>[A-Za-z0-9._%+-]++) @
-                     (?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+ [A-Za-z]{2,24}) (?![\w-])"""),
-        accept=_is_personal_email,
+    EmailDetector(
+        "email", EMAIL, _AT,
+        _compile(r"@ (?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+ [A-Za-z]{2,24}) (?![\w-])"),
     ),
     ChecksumDetector(
-        "iban", IBAN, _has_number_run,
-        _compile(r"(?<![A-Za-z0-9]) [A-Z]{2}\d{2} (?:\ ?[A-Z0-9]){11,}"),
+        "iban", IBAN, _NUMBERS,
+        _compile(r"[A-Z] (?<![A-Za-z0-9].) [A-Z]\d{2} (?:\ ?[A-Z0-9]){11,}"),
         sizes=range(15, 35), valid=_is_iban,
     ),
     ChecksumDetector(
-        "credit_card", CREDIT_CARD, _has_number_run,
-        _compile(r"(?<![\w+.-]) \d (?:[\ -]?\d){12,} (?!\w)"),
+        "credit_card", CREDIT_CARD, _NUMBER_RUNS,
+        # groups of 3+ digits (4-4-4-4, 4-6-5, 4-4-4-4-3 or none), so "1 2 3 ..." is no candidate
+        _compile(r"\d (?<![\w+.-].) \d{3,}+ (?:[\ -]\d{3,}+)* (?!\w)"),
         sizes=range(13, 20), valid=_is_card,
     ),
     Detector(
-        "us_ssn", SSN, _has_number_run,
-        # area 000, 666 and 9xx, group 00 and serial 0000 are never issued
-        _compile(r"(?<![\w-]) (?!000|666|9\d\d)\d{3} - (?!00)\d{2} - (?!0000)\d{4} (?![\w-])"),
-        needs=_literal("-"),
+        "us_ssn", SSN, _NUMBER_RUNS,
+        _compile(r"\d (?<![\w-].) \d{2}-\d{2}-\d{4} (?![\w-])"),
+        accept=_is_ssn, hints=("-",),
     ),
     Detector(
-        "ipv4", IP, _has_number_run,
-        _compile(rf"(?<![\w.]) (?:{_OCTET}\.){{3}}{_OCTET} (?!\w|\.\d)"),
-        needs=_literal("."),
-        accept=_is_public_ipv4,
+        "ipv4", IP, _NUMBER_RUNS,
+        _compile(r"\d (?<![\w.].) \d{0,2} (?:\.\d{1,3}){3} (?!\w|\.\d)"),
+        accept=_is_public_ipv4, hints=(".",),
     ),
     Detector(
-        "phone", PHONE, _has_number_run,
-        _compile(r"""(?<![\w+.-])
-            (?> \+\d{1,3} (?:[\ .-]?(?:\(\d{1,4}\)|\d{1,4})){2,6}               # +44 20 7946 0958, +14155550132
-              | (?:1[\ .-])? (?:\([2-9]\d{2}\)[\ .-]?|[2-9]\d{2}[\ .-])    # (415) 555-0132, 415.555.0132
-                [2-9]\d{2}[\ .-]\d{4} )
-            (?!\w|[.-]\d)"""),
-        accept=_is_phone,
+        "international_phone", PHONE, _NUMBER_RUNS,
+        # +44 20 7946 0958, +1 (415) 555-0132, +14155550132
+        _compile(r"\+ (?<![\w+.-].) (?> \d{1,3} (?:[\ .-]?(?:\(\d{1,4}\)|\d{1,4})){2,6} ) (?!\w|[.-]\d)"),
+        accept=_is_international_phone, hints=("+",),
     ),
     Detector(
-        "ipv6", IP, _has_ipv6_colons,
-        _compile(r"(?<![\w:.]) (?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4} (?![\w:])"),
+        "us_phone", PHONE, _NUMBER_RUNS,
+        _compile(r"""[(1-9] (?<![\w+.-].)
+            (?: (?<=\() [2-9]\d{2} \) [\ .-]?                                  # (415) 555-0132
+              | (?<=1) [\ .-] (?: \([2-9]\d{2}\)[\ .-]? | [2-9]\d{2}[\ .-] )    # 1-800-555-0199
+              | (?<=[2-9]) \d{2} [\ .-] )                                       # 415.555.0132
+            [2-9]\d{2} [\ .-] \d{4} (?!\w|[.-]\d)"""),
+    ),
+    Detector(
+        "ipv6", IP, _IPV6_COLONS,
+        _compile(r"[0-9A-Fa-f:] (?<![\w:.].) [0-9A-Fa-f:]*[0-9A-Fa-f] (?!\w|:[\w:])"),
         accept=_is_ipv6,
     ),
 )
@@ -417,13 +473,14 @@ class Redactor:
         if max_scan_chars < 1:
             raise ValueError(f"max_scan_chars must be at least 1, got {max_scan_chars}")
         custom = tuple(
-            Detector(f"custom:{source}", REDACTED, _always, _compile_custom(source))
+            Detector(f"custom:{source}", REDACTED, _ANYTHING, _compile_custom(source))
             for source in custom_patterns
         )
         # Order is priority: custom patterns are the operator's explicit wish, secrets are
         # checked before PII so `password=bob@example.com` says SECRET, not EMAIL.
         self._detectors = custom + (SECRET_DETECTORS if secrets else ()) + (PII_DETECTORS if pii else ())
         self._gates = tuple(_unique(detector.gate for detector in self._detectors))
+        self._gate_tests = tuple(_unique(gate.is_open for gate in self._gates))
         self._max_scan_chars = max_scan_chars
         self._secrets = secrets
 
@@ -441,14 +498,14 @@ class Redactor:
             cut = _cut_point(text, self._max_scan_chars)
             marker = f"…[unscanned: {len(text) - cut} chars dropped]"
             text = text[:cut]
-        if not any(map(call, self._gates, repeat(text))):  # the fast path: nothing to look at
+        if not any(map(call, self._gate_tests, repeat(text))):  # the fast path: nothing to look at
             return text + marker
-        open_gates = [gate for gate in self._gates if gate(text)]
+        regions = {gate: gate.spans(text) for gate in self._gates if gate.is_open(text)}
         spans = _first_come(
             (start, end, detector.placeholder)
             for detector in self._detectors
-            if detector.gate in open_gates
-            for start, end in detector.find(text)
+            if detector.gate in regions
+            for start, end in detector.find(text, regions[detector.gate])
         )
         if not spans:
             return text + marker
@@ -490,7 +547,8 @@ class Redactor:
         return self.redact_value(item)
 
 
-_SECRET_KEY_NAME = _compile(rf"{_PASSWORD_KEY} | {_TOKEN_KEY} | {_KEY_RUN}(?<=authorization)", re.IGNORECASE)
+# A dict key whose string value is a secret whatever it looks like (`{"password": "x"}`).
+_SECRET_KEY_NAME = _compile(rf"[\w.-]*? (?: {_PASSWORD_WORD} | {_TOKEN_WORD} | authorization )", re.IGNORECASE)
 
 
 def _compile_custom(source: str) -> re.Pattern[str]:
