@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from obra_monitor import analyze, config_command, dashboard, example_repl, session, simulate, tail
+from obra_monitor import analyze, config_command, dashboard, example_repl, session, simulate, tail, tui_command
 from obra_monitor.errors import ObraMonitorError
 
-COMMANDS = (config_command, analyze, session, tail, dashboard, simulate, example_repl)
+COMMANDS = (config_command, analyze, session, tail, tui_command, dashboard, simulate, example_repl)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,37 @@
+"""`obra-monitor tui [PATH]`: the live event stream (the Textual app lives in `tui/`).
+
+Textual is imported only when the command runs, so the other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from obra_monitor.config import resolve_log_path
+from obra_monitor.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tui",
+        help="watch the log live: colorized event stream, detail, filters and search",
+        description=(
+            "Open the live monitor on a production log: one colored line per event, "
+            "following new events through rotation. Enter shows an event's JSON and its "
+            "whole turn; 1-7 toggle event types; / searches; ? lists every key. A missing "
+            "log file is waited for."
+        ),
+    )
+    parser.add_argument("path", nargs="?", help="log file (default: from --config, else the default path)")
+    parser.add_argument("--config", metavar="FILE", help="application config file to take the log path from")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = resolve_log_path(args.path, args.config)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a log file")
+    from tui.app import MonitorApp
+
+    MonitorApp(path).run()
+    return 0

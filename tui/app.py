@@ -1,0 +1,401 @@
+"""`obra-monitor tui`: the live event stream of a production log.
+
+Layout, top to bottom: the status bar; a slot for alert banners (empty for
+now); the body, a row holding the stream and a side-panel slot (hidden for
+now); the type-filter bar; the search input (shown by `/`); the footer.
+
+How data flows: `EventLog.open()` indexes the newest lines (the first screen
+needs nothing else); a watchfiles worker calls `_changed()` on every change in
+the log's directory, which polls the reader and schedules a stream update (at
+most UPDATES_PER_SECOND, however fast the writer is); two background jobs load
+the history (the index in a thread, the statistics in worker processes) and
+hand it to the log on the UI thread when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from tui.bars import KEY_KINDS, KEY_LABELS, Status, StatusBar, TypeBar
+from tui.detail import DetailScreen
+from tui.help import HelpScreen
+from tui.history import HistoryStats, index_history, stats_history
+from tui.index import ALL_KINDS, EventIndex
+from tui.log import TAIL, EventLog
+from tui.search import Search
+from tui.stream import StreamView
+from tui.watcher import watch
+
+UPDATES_PER_SECOND = 20
+POLL_BUDGET = 0.03  # seconds of reading per poll before the screen gets a turn
+
+
+class MonitorApp(App[None]):
+    """Watch a production log live."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "obra-monitor"
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next match"),
+        Binding("N", "previous_match", "Prev match", show=False),
+        *(Binding(str(number), f"toggle_kind({number - 1})", "Types" if number == 1 else label,
+                  show=number == 1, key_display="1-7" if number == 1 else None)
+          for number, label in enumerate(KEY_LABELS, start=1)),
+        Binding("0", "all_kinds", "All types", show=False),
+        Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, path: str | Path, *, tail: int = TAIL, processes: int | None = None,
+                 watch_files: bool = True, display_name: str | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.display_name = display_name or self.path.name
+        self.processes = processes
+        self.watch_files = watch_files
+        self.event_log = EventLog(self.path, tail=tail)
+        self.search: Search | None = None
+        self.search_state = ""
+        self._cancel = threading.Event()
+        self._stop_watch = asyncio.Event()
+        self._flush_timer: Timer | None = None
+        self._last_flush = 0.0
+        self._loaded_bytes = 0  # history bytes done (index + stats), from the workers
+        self._history_bytes = 0
+        self._polling = False
+        self._shown_status: Status | None = None
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Vertical(id="banners")
+        with Horizontal(id="body"):
+            yield StreamView(self.event_log, id="stream")
+            yield Vertical(id="side")
+        yield TypeBar(id="types")
+        yield Input(placeholder="search text, Enter to search, Escape to cancel", id="search")
+        yield Footer()
+
+    @property
+    def stream(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    def on_mount(self) -> None:
+        self.event_log.open()
+        stream = self.stream
+        stream.empty_message = self._empty_message()
+        stream.rows_added()
+        stream.focus()
+        if self.event_log.history is not None:
+            # After the first screen is drawn: the newest events come first.
+            self.call_after_refresh(self._start_history)
+        if self.watch_files:
+            self.run_worker(watch(self.path, self._changed, self._stop_watch), group="watch", name="watch")
+        self.set_interval(0.5, self._update_status)
+        self._update_status()
+        self._update_types()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+        self._stop_watch.set()
+        if self.search is not None:
+            self.search.cancelled.set()
+        self.event_log.close()  # the history threads see _cancel and stop at their next block
+
+    # -- live updates --------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """The directory changed (or the watch timed out): read what is new."""
+        if self._polling:
+            return
+        self._polling = True
+        try:
+            added, more = self.event_log.poll(POLL_BUDGET)
+        finally:
+            self._polling = False
+        for note in self.event_log.notices():
+            self.notify(note, timeout=3, markup=False)
+        if added:
+            self._schedule_flush()
+        elif self.stream.empty_message != self._empty_message():
+            self.stream.empty_message = self._empty_message()
+            self.stream.refresh()
+        if more:
+            self.set_timer(0.001, self._changed)
+
+    def poll_now(self) -> None:
+        """Read the log now (tests, and when the watcher is off)."""
+        self._changed()
+        self._flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            return
+        delay = self._last_flush + 1 / UPDATES_PER_SECOND - time.monotonic()
+        if delay <= 0:
+            self._flush()
+        else:
+            self._flush_timer = self.set_timer(delay, self._flush)
+
+    def _flush(self) -> None:
+        """Show the rows polled since the last update (at most UPDATES_PER_SECOND times a second)."""
+        self._flush_timer = None
+        self._last_flush = time.monotonic()
+        self.stream.rows_added()
+        self._update_status()
+        if self.search is not None:
+            self._update_types()
+
+    # -- history -------------------------------------------------------------------------
+
+    def _start_history(self) -> None:
+        plan = self.event_log.history
+        assert plan is not None
+        self._history_bytes = plan.total_bytes * 2
+        self.run_worker(self._load_index, thread=True, group="history", name="index")
+        self.run_worker(self._load_stats, thread=True, group="history", name="stats")
+
+    def _progress(self, n: int) -> None:
+        self._loaded_bytes += n  # from worker threads; a lost update only skews the percentage
+
+    def _load_index(self) -> None:
+        plan = self.event_log.history
+        assert plan is not None
+        try:
+            index = index_history(plan, self._progress, self._cancel)
+        except OSError:
+            if self._cancel.is_set():  # the files were closed under us: the app is quitting
+                return
+            raise
+        if index is not None and not self._cancel.is_set():
+            self._from_thread(self._adopt_index, index)
+
+    def _load_stats(self) -> None:
+        plan = self.event_log.history
+        assert plan is not None
+        try:
+            result = stats_history(plan, processes=self.processes, progress=self._progress,
+                                   cancelled=self._cancel)
+        except OSError:
+            if self._cancel.is_set():
+                return
+            raise
+        if result is not None and not self._cancel.is_set():
+            self._from_thread(self._adopt_stats, result)
+
+    def _from_thread(self, callback, *args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:  # the app is closing
+            pass
+
+    def _adopt_index(self, older: EventIndex) -> None:
+        count = self.event_log.adopt_index(older)
+        self.stream.rows_prepended(count)
+        if self.search is not None:
+            self._start_search(self.search.text, jump=False)
+        self._update_status()
+
+    def _adopt_stats(self, result: HistoryStats) -> None:
+        self.event_log.adopt_stats(result)
+        self._update_status()
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        log, stream = self.event_log, self.stream
+        loading = None
+        if not log.loaded:
+            loading = min(0.99, self._loaded_bytes / self._history_bytes) if self._history_bytes else 0.0
+        return Status(
+            name=self.display_name, exists=log.exists, follow=stream.follow, new_rows=stream.new_rows,
+            events=log.stats.events, sessions=len(log.stats.sessions), malformed=log.malformed,
+            rows=len(log.index), rate=log.rate(), loading=loading, stats_loaded=log.stats_loaded,
+        )
+
+    def _update_status(self) -> None:
+        status = self.status()
+        if status != self._shown_status:
+            self._shown_status = status
+            self.query_one(StatusBar).show(status)
+        if self.search is not None and not self.search.done:
+            self._update_types()
+
+    def _update_types(self) -> None:
+        search = self.search
+        if search is None:
+            state = ""
+        elif not search.done:
+            state = f"searching {search.progress:.0%}  {search.count:,} found"
+        else:
+            state = f"{search.count:,} match{'es' if search.count != 1 else ''}"
+        self.query_one(TypeBar).show(self.stream.kinds, search.text if search else None, state)
+
+    def _empty_message(self) -> str:
+        if not self.event_log.exists and not len(self.event_log.index):
+            return f"waiting for {self.path} to appear…"
+        if len(self.event_log.index):
+            return "no events of the chosen types (0 shows every type)"
+        return "no events yet"
+
+    @on(StreamView.Changed)
+    def _stream_changed(self) -> None:
+        self._update_status()
+
+    # -- actions -------------------------------------------------------------------------
+
+    STREAM_ACTIONS = frozenset({"toggle_follow", "search", "next_match", "previous_match", "toggle_kind",
+                                "all_kinds", "clear_search", "open_detail"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stream keys act on the stream only while it is on screen (not under the detail view)."""
+        if action in self.STREAM_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        return True
+
+    def action_toggle_follow(self) -> None:
+        stream = self.stream
+        if stream.follow:
+            stream.pause()
+        else:
+            stream.resume()
+
+    def action_toggle_kind(self, number: int) -> None:
+        stream = self.stream
+        kinds = KEY_KINDS[number]
+        enabled = stream.kinds - kinds if kinds <= stream.kinds else stream.kinds | kinds
+        stream.set_kinds(frozenset(enabled))
+        stream.empty_message = self._empty_message()
+        self._update_types()
+
+    def action_all_kinds(self) -> None:
+        self.stream.set_kinds(ALL_KINDS)
+        self._update_types()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.value = self.search.text if self.search is not None else ""
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, message: Input.Submitted) -> None:
+        box = message.input
+        box.display = False
+        self.stream.focus()
+        text = message.value
+        if text:
+            self._start_search(text, jump=True)
+        else:
+            self.action_clear_search()
+
+    def action_clear_search(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.display:
+            box.display = False
+            self.stream.focus()
+            return
+        if self.search is not None:
+            self.search.cancelled.set()
+            self.search = None
+            self.stream.set_search(None)
+            self._update_types()
+
+    def action_next_match(self) -> None:
+        self._jump(forward=True)
+
+    def action_previous_match(self) -> None:
+        self._jump(forward=False)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_open_detail(self) -> None:
+        self.stream.action_open()
+
+    @on(StreamView.Opened)
+    def _open_detail(self, message: StreamView.Opened) -> None:
+        turn = self.event_log.turn_of(message.position)
+        self.push_screen(DetailScreen(self.event_log, message.position, turn))
+
+    # -- search --------------------------------------------------------------------------
+
+    def _start_search(self, text: str, jump: bool) -> None:
+        if self.search is not None:
+            self.search.cancelled.set()
+        search = self.search = Search(text, len(self.event_log.index))
+        self.stream.set_search(search)
+        self._update_types()
+
+        def scan() -> None:
+            search.scan(self.event_log)
+            if not search.cancelled.is_set():
+                self._from_thread(self._search_finished, search, jump)
+
+        self.run_worker(scan, thread=True, group="search", exclusive=True)
+
+    def _search_finished(self, search: Search, jump: bool) -> None:
+        if search is not self.search:
+            return
+        self._update_types()
+        if jump:
+            self._jump(forward=False, inclusive=True)
+
+    def _jump(self, forward: bool, inclusive: bool = False) -> None:
+        search, stream = self.search, self.stream
+        if search is None:
+            self.notify("No search: press / to search", timeout=2)
+            return
+        here = stream.cursor_position
+        if here is None:
+            here = len(self.event_log.index) - 1
+        if inclusive:
+            here += 1 if not forward else -1
+        kinds, index_kinds = stream.kinds, self.event_log.index.kinds
+        found = search.next(here, forward, lambda row: index_kinds[row] in kinds)
+        if found is None:
+            self.notify(f"No match for {search.text!r}" if search.done else "No match yet (still searching)",
+                        timeout=2, markup=False)
+            return
+        stream.go_to(found)
+
+    # -- command palette -----------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:
+            return
+        stream = self.stream
+        yield SystemCommand("Follow newest events", "Jump to the newest event and keep it in view (End, f)",
+                            stream.resume)
+        yield SystemCommand("Pause following", "Stop scrolling as events arrive (f)", stream.pause)
+        yield SystemCommand("Search", "Find text in events (/)", self.action_search)
+        yield SystemCommand("Next match", "Next newer match of the search (n)", self.action_next_match)
+        yield SystemCommand("Previous match", "Next older match of the search (N)", self.action_previous_match)
+        yield SystemCommand("Clear search", "Forget the search (Escape)", self.action_clear_search)
+        yield SystemCommand("Open event detail", "Full JSON and the whole turn of the event under "
+                            "the cursor (Enter)", self.action_open_detail)
+        yield SystemCommand("Go to oldest event", "Home, g", stream.action_first)
+        yield SystemCommand("Show every event type", "0", self.action_all_kinds)
+        for number, label in enumerate(KEY_LABELS, start=1):
+            yield SystemCommand(f"Show / hide {label}", f"Toggle {label} events ({number})",
+                                lambda n=number - 1: self.action_toggle_kind(n))
+        yield SystemCommand("Keys", "The help screen (?)", self.action_help)
