@@ -31,6 +31,7 @@ is what makes `aggregate()` parallel, and what a rolling window can reuse.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import operator
 import os
@@ -761,6 +762,8 @@ def _add_lists(mine: dict[str, list[Any]], theirs: dict[str, list[Any]]) -> None
 # Hour by hour: the last N hours of a log and their time series (the dashboard's views)
 
 _SECOND = "%Y-%m-%dT%H:%M:%S"
+_UTC = ("Z", "+00:00")
+_get_ts = operator.itemgetter(ev.TS)
 
 
 class Timeline:
@@ -799,6 +802,18 @@ class Timeline:
         self.add_many((event,))
 
     def add_many(self, events: Iterable[dict[str, Any]]) -> None:
+        if events.__class__ is not list:
+            events = list(events)
+        whole = self._one_hour(events)  # a batch read from the log is usually all in one hour
+        if whole is not None:
+            if whole < 0:
+                self.older += len(events)
+                return
+            bucket = self.buckets.get(whole)
+            if bucket is None:
+                bucket = self.buckets[whole] = Stats(top=self.top, partial=True)
+            bucket.add_many(events)
+            return
         TS, str_ = ev.TS, str
         hours, offset, first, hour_of = self.hours, self._offset, self._first_hour, self._hour_of
         groups: dict[int, list[dict[str, Any]]] = {}
@@ -836,6 +851,36 @@ class Timeline:
             if bucket is None:
                 bucket = self.buckets[k] = Stats(top=self.top, partial=True)
             bucket.add_many(group)
+
+    def _one_hour(self, events: list[dict[str, Any]]) -> int | None:
+        """The hour index of all the events, found with C loops, when they all have UTC
+        stamps in one hour before `end` (or all before start: a negative index); else None.
+
+        Between the earliest and the latest stamp, compared as text, lie only stamps of
+        the same hour (a malformed one there, which the per-event path would call
+        unreadable, is counted in that hour)."""
+        if not events:
+            return None
+        try:
+            stamps = list(map(_get_ts, events))
+            low, high = min(stamps), max(stamps)
+            if not all(map(str.endswith, stamps, itertools.repeat(_UTC))):
+                return None
+        except (KeyError, TypeError):  # an event without ts, or a ts that is not a string
+            return None
+        if len(low) < 19 or len(high) < 19:
+            return None
+        ks = []
+        for stamp in (low, high):
+            hour = self._hour_of.get(stamp[:13], -1)
+            if hour == -1:
+                hour = self._hour(stamp[:13])
+            if hour is None:
+                return None
+            ks.append(hour - self._first_hour - (stamp[14:19] < self._offset))
+        if ks[0] != ks[1] and ks[1] >= 0:
+            return None
+        return ks[0] if ks[0] < self.hours else None
 
     def _hour(self, prefix: str) -> int | None:
         try:
@@ -895,7 +940,8 @@ class Timeline:
         For each span: {"hours", "step", "start", "window": read_window(the Stats of the
         last `hours`, finished like a whole log: what analyze --since would see),
         "series": [(slice start, read_slice(the Stats of that `step`-hour slice)), ...]}.
-        Slices end at `end`; a slice without events reads as an empty Stats. Spans are
+        Slices end at `end`; a slice without events reads as an empty Stats; a window with
+        no more events than the shorter one is not read again (its result is the same). Spans are
         read shortest first; each step must divide the next and every span's hours, and
         the longest span fit the timeline. Stats are merged into each other as they are
         read: afterwards the timeline is empty.
@@ -920,6 +966,7 @@ class Timeline:
                             "series": series})
         # Each window: the groups it adds to the shorter one before it, then that one (later in the log).
         window: Stats | None = None
+        read: Any = None
         newer_from = end
         for result in results:
             first = end - result["hours"]
@@ -928,10 +975,12 @@ class Timeline:
                 stats = groups.pop(k, None)
                 if stats is not None:
                     merged = stats if merged is None else merged.merge(stats)
-            if window is not None:
-                merged = window if merged is None else merged.merge(window)
-            window = merged if merged is not None else Stats(top=self.top, partial=True)
-            result["window"] = read_window(Stats(top=self.top).merge(window))
+            if merged is not None or window is None:  # else: no more events, the same figures
+                if window is not None:
+                    merged = window if merged is None else merged.merge(window)
+                window = merged if merged is not None else Stats(top=self.top, partial=True)
+                read = read_window(Stats(top=self.top).merge(window))
+            result["window"] = read
             newer_from = first
         return results
 
