@@ -37,7 +37,7 @@ from obra_monitor.analyze import PROGRESS_MIN_BYTES, parse_since, require_log
 from obra_monitor.config import resolve_log_path
 from obra_monitor.errors import UsageError
 from obra_monitor.reader import EventScan, LogSet, Segment
-from obra_monitor.stats import Stats, Selection, Timeline, aggregate
+from obra_monitor.stats import Selection, Stats, Timeline, aggregate, latency_summary
 
 SCHEMA_VERSION = 1
 # (key, label, hours, hours per point of its charts over time); each step divides the next.
@@ -190,10 +190,10 @@ _SERIES = ("events", "errors", "executions", "failed_executions", "nl_p50", "nl_
 
 
 def _read_slice(stats: Stats) -> dict[str, Any]:
-    summary = stats.summary(0)
-    nl = summary["latency_ms"]["nl"]
-    return {"events": summary["events"]["total"], "errors": summary["errors"]["total"],
-            "executions": summary["execution"]["total"], "failed_executions": summary["execution"]["failed"],
+    """The few figures of a slice, as Stats.summary() computes them (without the rest of it)."""
+    nl = latency_summary(stats.nl_ms)
+    return {"events": stats.events, "errors": stats.errors, "executions": stats.executions,
+            "failed_executions": sum(failed for _total, _ok, failed in stats.operation_counts().values()),
             "nl_p50": nl["p50"], "nl_p95": nl["p95"], "nl_p99": nl["p99"]}
 
 

@@ -244,6 +244,31 @@ def test_timeline_boundaries_and_time_forms():
     assert {k: stats.events for k, stats in timeline.buckets.items()} == {0: 2, 1: 3}
 
 
+def test_timeline_batches_within_one_hour_take_a_shortcut_to_the_same_place():
+    events = [e for e in fixture_events() if isinstance(e, dict)]
+    one_by_one, at_once = Timeline(NEWEST, 720), Timeline(NEWEST, 720)
+    for e in events:
+        one_by_one.add(e)  # a batch of one: always the shortcut, when its ts is a UTC stamp
+    at_once.add_many(events)  # hours mixed: event by event
+    for timeline in (one_by_one, at_once):
+        assert (timeline.older, timeline.newer, timeline.untimed) == (2, 0, 2)
+    assert {k: b.summary() for k, b in one_by_one.buckets.items()} == \
+        {k: b.summary() for k, b in at_once.buckets.items()}
+    timeline = Timeline(NEWEST, 720)
+    batch = [{"ts": ts} for ts in (at(2), at(1.5), at(2, -100).replace("Z", "+00:00"))]
+    assert timeline._one_hour(batch) == 718
+    assert timeline._one_hour([{"ts": at(2)}, {"ts": at(1)}]) is None  # two hours
+    assert timeline._one_hour([{"ts": at(900)}, {"ts": at(800)}]) < 0  # all older
+    assert timeline._one_hour([{"ts": at(0)}]) is None  # the end itself: event by event
+    assert timeline._one_hour([{"ts": at(2)}, {"ts": "2026-03-10T10:30:00+01:00"}]) is None
+    assert timeline._one_hour([{"ts": at(2)}, {"ts": None}]) is None
+    assert timeline._one_hour([{"ts": at(2)}, {"type": "user_input"}]) is None
+    assert timeline._one_hour([{"ts": 5}, {"ts": 7}]) is None
+    assert timeline._one_hour([]) is None
+    timeline.add_many([{"type": "user_input", "ts": at(900)}, {"type": "user_input", "ts": at(800)}])
+    assert timeline.older == 2 and not timeline.buckets
+
+
 def test_views_reject_spans_that_do_not_nest():
     with pytest.raises(ValueError):
         Timeline(NEWEST, 48).views([(24, 1), (48, 5)], Stats.summary, Stats.summary)
