@@ -169,6 +169,11 @@ def test_scan_cap_must_be_positive() -> None:
         Redactor(max_scan_chars=0)
 
 
+def test_custom_patterns_must_be_a_list_not_a_string() -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        Redactor(custom_patterns=r"\bACME-\d{4}\b")
+
+
 # -- the scan cap --------------------------------------------------------------------------------
 
 def test_text_beyond_the_cap_is_dropped_and_marked() -> None:
