@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", default="dashboard.html",
                         help="where to write the page (default: dashboard.html)")
     parser.add_argument("--since", metavar="WHEN",
-                        help="only events since then: 30m, 24h, 7d, 2w (before now) or an ISO date/time (UTC if no offset)")
+                        help="only events since then: 30m, 24h, 7d, 2w (before now) "
+                             "or an ISO date/time (UTC if no offset)")
     parser.add_argument("--top", type=_positive, default=10, metavar="N", help="rows in the tables (default 10)")
     parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
                         help="worker processes (default: one per CPU for logs over 32 MB)")
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output).expanduser()
     check_output(output)  # before reading a big log, not after
     size = sum(f.stat().st_size for f in files if f.exists())
-    progress = _progress_bar(path, size) if size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() else None
+    progress = _ProgressBar(path, size) if size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() else None
     try:
         data = build_data(path, since=since, top=args.top, jobs=args.jobs,
                           progress=progress.update if progress else None)
@@ -304,7 +305,7 @@ def write_page(output: Path, page: str) -> None:
         raise UsageError(f"-o {output}: cannot write: {exc.strerror or exc}") from None
 
 
-class _progress_bar:  # noqa: N801 - used like a function
+class _ProgressBar:
     """A transient progress bar on stderr while a big log is read."""
 
     def __init__(self, path: Path, size: int) -> None:
