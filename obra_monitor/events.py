@@ -130,6 +130,13 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def format_ts(moment: datetime) -> str:
+    """`ts` as written: UTC, microseconds always present, `Z`, so text order is time order."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_ts(text: str) -> datetime | None:
     """Read `ts` as an aware UTC datetime; accepts `Z` and `+00:00`, None if unreadable."""
     if not isinstance(text, str):

@@ -311,10 +311,13 @@ class ProductionLogger:
             self._disabled += 1
             return
         session = session_id if type(session_id) is str else str(session_id)
+        stamp: datetime | str = self._clock()
+        if not stamp.microsecond:  # orjson drops a zero fraction; `ts` stays fixed-width
+            stamp = ev.format_ts(stamp)
         if turn is None:
-            event = {ev.TYPE: event_type, ev.TS: self._clock(), ev.SESSION: session, **fields}
+            event = {ev.TYPE: event_type, ev.TS: stamp, ev.SESSION: session, **fields}
         else:
-            event = {ev.TYPE: event_type, ev.TS: self._clock(), ev.SESSION: session, ev.TURN: turn, **fields}
+            event = {ev.TYPE: event_type, ev.TS: stamp, ev.SESSION: session, ev.TURN: turn, **fields}
         line = encode_event(event)
         if self._queue is None:
             self._writer.write(line)

@@ -458,3 +458,14 @@ def test_rotation_through_the_logger_loses_nothing(tmp_path: Path) -> None:
     logger.close()
     assert logger.stats.rotations > 10
     assert [e["turn"] for e in read_events(logger.log_path)] == list(range(1, 301))
+
+
+def test_timestamps_are_fixed_width_even_on_a_whole_second(tmp_path: Path) -> None:
+    moments = iter([datetime(2026, 12, 4, 12, 0, 5, tzinfo=timezone.utc),
+                    datetime(2026, 12, 4, 12, 0, 5, 7, tzinfo=timezone.utc)])
+    logger = ProductionLogger({"path": str(tmp_path / "p.jsonl")}, clock=lambda: next(moments))
+    logger.log_user_input(SESSION, "a")
+    logger.log_user_input(SESSION, "b")
+    logger.close()
+    assert [e["ts"] for e in read_events(logger.log_path)] == [
+        "2026-12-04T12:00:05.000000Z", "2026-12-04T12:00:05.000007Z"]
