@@ -324,3 +324,28 @@ def test_the_checks_see_errors_dialogs_and_requests(browser, tmp_path):
     assert any("broken" in p for p in problems)
     assert any("Content Security Policy" in p for p in problems)  # the img, refused
     assert "http://127.0.0.1:9/" in browser.requests()  # attempted; the network is off
+
+
+def test_many_or_long_categories_stay_readable(browser, tmp_path, shots, capsys):
+    """30 intents and operations, one named with 300 characters: the 12 most frequent, cut labels."""
+    from tests.test_dashboard import S1, at, nl
+    events: list[Any] = []
+    for i in range(30):
+        name = ("X" * 300 if i == 0 else f"INTENT_{i}")
+        for turn in range(30 - i):
+            events.append(nl(S1, turn + 1, at(1), name, 0.5, f"OP_{i}", 100))
+            events.append({"type": "execution_result", "ts": at(1), "session": S1, "turn": turn + 1,
+                           "success": turn % 2 == 0, "operation": f"OP_{i}", "total_duration_ms": 10})
+    page = make_page(tmp_path, events)
+    browser.open(page.as_uri())
+    for chart in ("chart-operations", "chart-confidence"):
+        labels = browser.js(f"Chart.getChart(document.getElementById('{chart}')).data.labels")
+        assert len(labels) == 12  # (no NL stage confidences in this log)
+        caption = browser.js(f"document.getElementById('{chart}').closest('figure').querySelector('.cap').textContent")
+        assert caption == " (the 12 most frequent of 30)"
+    intents = browser.js("Chart.getChart(document.getElementById('chart-confidence')).data.labels")
+    assert intents[0] == ["X" * 31 + "\u2026", "0.500"]
+    shot = browser.screenshot(shots / "dashboard-many-categories.png")
+    assert browser.problems() == []
+    with capsys.disabled():
+        print(f"\nscreenshot: {shot}")

@@ -15,6 +15,7 @@
     good: "#2e8b46", warn: "#d19a00", bad: "#c62828", grid: "#e6e9ef", ink: "#5b6576"
   };
   var DASH = "\u2013";
+  var MAX_BARS = 12;  // categories per bar chart: the most frequent (the tables and analyze have all)
   var charts = [];
 
   if (window.Chart) {
@@ -72,6 +73,18 @@
     if (!d) return String(text);
     var day = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
     return stepHours >= 24 ? day : day + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function label(text) {
+    text = String(text);
+    return text.length > 32 ? text.slice(0, 31) + "\u2026" : text;
+  }
+
+  // Keep the first MAX_BARS rows (they come most frequent first) and say so in the chart's caption.
+  function capped(id, rows) {
+    var note = document.getElementById(id).closest("figure").querySelector(".cap");
+    note.textContent = rows.length > MAX_BARS ? " (the " + MAX_BARS + " most frequent of " + rows.length + ")" : "";
+    return rows.slice(0, MAX_BARS);
   }
 
   function shortSession(session) {
@@ -164,9 +177,11 @@
 
   // -- charts -------------------------------------------------------------------
 
-  function chart(id, hasData, config) {
+  // rows: the categories of a horizontal bar chart, which grows to give each its own line.
+  function chart(id, hasData, config, rows) {
     var canvas = document.getElementById(id);
     var holder = canvas.parentNode;
+    holder.style.height = rows ? Math.max(260, rows * 34 + 70) + "px" : "";
     var old = holder.querySelector(".nodata");
     if (old) holder.removeChild(old);
     if (!hasData) {
@@ -237,11 +252,12 @@
       }
     });
 
-    var ops = entries(s.operations).filter(function (kv) { return kv[1].succeeded + kv[1].failed > 0; });
+    var ops = capped("chart-operations",
+                     entries(s.operations).filter(function (kv) { return kv[1].succeeded + kv[1].failed > 0; }));
     chart("chart-operations", ops.length > 0, {
       type: "bar",
       data: {
-        labels: ops.map(function (kv) { return [kv[0], fmtPct(kv[1].success_rate)]; }),
+        labels: ops.map(function (kv) { return [label(kv[0]), fmtPct(kv[1].success_rate)]; }),
         datasets: [{
           label: "success rate", data: ops.map(function (kv) { return kv[1].success_rate * 100; }),
           maxBarThickness: 36,
@@ -258,15 +274,15 @@
             fmtInt(row.succeeded + row.failed) + "; " + fmtInt(row.total) + " executions)";
         } } } },
         scales: { x: { min: 0, max: 100, title: axisTitle("% of executions that succeeded"), grid: { color: COLORS.grid } },
-                  y: { grid: { display: false } } }
+                  y: { grid: { display: false }, ticks: { autoSkip: false } } }
       }
-    });
+    }, ops.length);
 
-    var stages = entries(s.errors.by_stage);
+    var stages = capped("chart-stages", entries(s.errors.by_stage));
     chart("chart-stages", stages.length > 0, {
       type: "bar",
       data: {
-        labels: stages.map(function (kv) { return [kv[0], fmtInt(kv[1].count)]; }),
+        labels: stages.map(function (kv) { return [label(kv[0]), fmtInt(kv[1].count)]; }),
         datasets: [{ label: "errors", data: stages.map(function (kv) { return kv[1].count; }),
                      backgroundColor: COLORS.stageErrors, maxBarThickness: 36 }]
       },
@@ -277,35 +293,37 @@
           return fmtInt(row.count) + " errors (" + fmtPct(row.rate) + " of turns)";
         } } } },
         scales: { x: { beginAtZero: true, ticks: { precision: 0 }, title: axisTitle("error events"), grid: { color: COLORS.grid } },
-                  y: { grid: { display: false } } }
+                  y: { grid: { display: false }, ticks: { autoSkip: false } } }
       }
-    });
+    }, stages.length);
 
-    var intents = entries(s.confidence.by_intent).filter(function (kv) { return isNum(kv[1].mean); });
-    var nlStages = entries(s.confidence.by_stage).filter(function (kv) { return isNum(kv[1].mean); });
-    var confLabels = intents.map(function (kv) { return kv[0]; })
-      .concat(nlStages.map(function (kv) { return "stage: " + kv[0]; }));
+    var intents = capped("chart-confidence",
+                         entries(s.confidence.by_intent).filter(function (kv) { return isNum(kv[1].mean); }));
+    var nlStages = entries(s.confidence.by_stage).filter(function (kv) { return isNum(kv[1].mean); }).slice(0, 8);
+    var confLabels = intents.map(function (kv) { return [label(kv[0]), fmtConf(kv[1].mean)]; })
+      .concat(nlStages.map(function (kv) { return ["stage: " + label(kv[0]), fmtConf(kv[1].mean)]; }));
     var pick = function (rows, before, after) {
       return new Array(before).fill(null).concat(rows.map(function (kv) { return kv[1].mean; }))
         .concat(new Array(after).fill(null));
     };
     var confRows = intents.concat(nlStages);
-    var confDatasets = [{ label: "by intent", data: pick(intents, 0, nlStages.length), backgroundColor: COLORS.intent, skipNull: true, maxBarThickness: 56 }];
+    var confDatasets = [{ label: "by intent", data: pick(intents, 0, nlStages.length), backgroundColor: COLORS.intent, skipNull: true, maxBarThickness: 28 }];
     if (nlStages.length) {
-      confDatasets.push({ label: "by NL stage", data: pick(nlStages, intents.length, 0), backgroundColor: COLORS.stage, skipNull: true, maxBarThickness: 56 });
+      confDatasets.push({ label: "by NL stage", data: pick(nlStages, intents.length, 0), backgroundColor: COLORS.stage, skipNull: true, maxBarThickness: 28 });
     }
     chart("chart-confidence", confRows.length > 0, {
       type: "bar",
       data: { labels: confLabels, datasets: confDatasets },
       options: {
+        indexAxis: "y",
         plugins: { tooltip: { callbacks: { label: function (item) {
           var row = confRows[item.dataIndex][1];
           return "mean confidence " + fmtConf(item.raw) + " (" + fmtInt(row.count) + " results)";
         } } } },
-        scales: { y: { min: 0, max: 1, title: axisTitle("mean confidence"), grid: { color: COLORS.grid } },
-                  x: { grid: { display: false }, ticks: { autoSkip: false, maxRotation: 0 } } }
+        scales: { x: { min: 0, max: 1, title: axisTitle("mean confidence"), grid: { color: COLORS.grid } },
+                  y: { grid: { display: false }, ticks: { autoSkip: false } } }
       }
-    });
+    }, confRows.length);
 
     var bins = view.confidence_histogram;
     var binned = total(bins.map(function (b) { return b.count; }));
