@@ -85,6 +85,15 @@ def _has_assignment(text: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
+_LONG_RUN = re.compile(r"[!-~]{15}").search  # a plain range is cheaper for the engine than \S
+
+
+def _has_provider_token(text: str) -> bool:
+    """A run of 15+ printable ASCII chars (every key, JWT, bearer token and PEM body has one)
+    holding one of the literal prefixes its detectors hint at (`sk-`, `AKIA`, `eyJ`, ...)."""
+    return _LONG_RUN(text) is not None and _PROVIDER_HINT(text) is not None
+
+
 def _always(text: str) -> bool:
     """Custom patterns are opaque, so nothing can rule them out."""
     return True
@@ -92,9 +101,8 @@ def _always(text: str) -> bool:
 
 # E-mail addresses and credentials in URLs.
 _AT = Gate(re.compile("@").search)
-# Every provider key, JWT, bearer token and PEM body is a run of 15+ printable ASCII chars
-# (a plain range is cheaper for the engine than \S).
-_LONG_TOKEN = Gate(re.compile(r"[!-~]{15}").search)
+# Provider keys, JWTs, bearer tokens and PEM blocks.
+_LONG_TOKEN = Gate(_has_provider_token)
 # Card, SSN, phone and IPv4 matches lie within one number run: only the runs are scanned.
 _NUMBER_RUNS = Gate(_NUMBER_RUN.search, _number_runs)
 # An IBAN's account number holds such a run too, but its letters may start well before it.
@@ -135,11 +143,12 @@ class Detector:
     def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
         """Spans to replace, from matches within `regions` (lookarounds see past their ends)."""
         group = "secret" if "secret" in self.pattern.groupindex else 0
-        for match in _matches(self.pattern, text, regions):
-            found = match.group(group)
-            # Empty matches (a custom `x*`) hide nothing; a placeholder is already redacted.
-            if found and found not in _PLACEHOLDERS and (self.accept is None or self.accept(match)):
-                yield match.span(group)
+        for start, end in regions:
+            for match in self.pattern.finditer(text, start, end):
+                found = match.group(group)
+                # Empty matches (a custom `x*`) hide nothing; a placeholder is already redacted.
+                if found and found not in _PLACEHOLDERS and (self.accept is None or self.accept(match)):
+                    yield match.span(group)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,23 +164,26 @@ class ChecksumDetector(Detector):
     valid: Callable[[list[str]], bool]  # gets the digit/letter groups of one run
 
     def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
-        for match in _matches(self.pattern, text, regions):
-            groups = list(_GROUP.finditer(text, match.start(), match.end()))
-            first = 0
-            while first < len(groups):
-                best = None
-                length = 0
-                for last in range(first, len(groups)):
-                    length += groups[last].end() - groups[last].start()
-                    if length >= self.sizes.stop:
-                        break
-                    if length in self.sizes and self.valid([g.group() for g in groups[first:last + 1]]):
-                        best = last
-                if best is None:
-                    first += 1
-                else:
-                    yield groups[first].start(), groups[best].end()
-                    first = best + 1
+        for start, end in regions:
+            for match in self.pattern.finditer(text, start, end):
+                yield from self._checked_runs(list(_GROUP.finditer(text, match.start(), match.end())))
+
+    def _checked_runs(self, groups: list[re.Match[str]]) -> Iterator[Span]:
+        first = 0
+        while first < len(groups):
+            best = None
+            length = 0
+            for last in range(first, len(groups)):
+                length += groups[last].end() - groups[last].start()
+                if length >= self.sizes.stop:
+                    break
+                if length in self.sizes and self.valid([g.group() for g in groups[first:last + 1]]):
+                    best = last
+            if best is None:
+                first += 1
+            else:
+                yield groups[first].start(), groups[best].end()
+                first = best + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,19 +192,14 @@ class EmailDetector(Detector):
     read backwards, since a pattern starting in it would be tried at every letter of the text."""
 
     def find(self, text: str, regions: Iterable[Span]) -> Iterator[Span]:
-        for match in _matches(self.pattern, text, regions):
-            at = match.start()
-            start = at
-            while start > 0 and at - start < _MAX_LOCAL_PART and text[start - 1] in _LOCAL_PART_CHARS:
-                start -= 1
-            local = text[start:at]
-            if local and local.lower() != "git" and not _RETINA_ASSET.match(match.group("domain")):
-                yield start, match.end()
-
-
-def _matches(pattern: re.Pattern[str], text: str, regions: Iterable[Span]) -> Iterator[re.Match[str]]:
-    for start, end in regions:
-        yield from pattern.finditer(text, start, end)
+        for region_start, region_end in regions:
+            for match in self.pattern.finditer(text, region_start, region_end):
+                at = start = match.start()
+                while start > 0 and at - start < _MAX_LOCAL_PART and text[start - 1] in _LOCAL_PART_CHARS:
+                    start -= 1
+                local = text[start:at]
+                if local and local.lower() != "git" and not _RETINA_ASSET.match(match.group("domain")):
+                    yield start, match.end()
 
 
 _GROUP = re.compile(r"[A-Za-z0-9]+")
@@ -413,6 +420,11 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
              accept=_is_assigned_token),
 )
 
+# Every detector behind the long-token gate has hints; the gate looks for any of them.
+_PROVIDER_HINT = re.compile("|".join(sorted(
+    {re.escape(hint) for detector in SECRET_DETECTORS if detector.gate is _LONG_TOKEN for hint in detector.hints}
+))).search
+
 PII_DETECTORS: Final[tuple[Detector, ...]] = (
     EmailDetector(
         "email", EMAIL, _AT,
@@ -425,8 +437,8 @@ PII_DETECTORS: Final[tuple[Detector, ...]] = (
     ),
     ChecksumDetector(
         "credit_card", CREDIT_CARD, _NUMBER_RUNS,
-        # groups of 3+ digits (4-4-4-4, 4-6-5, 4-4-4-4-3 or none), so "1 2 3 ..." is no candidate
-        _compile(r"\d (?<![\w+.-].) \d{3,}+ (?:[\ -]\d{3,}+)* (?!\w)"),
+        # 13+ chars, in groups of 3+ digits (4-4-4-4, 4-6-5, 4-4-4-4-3 or none): not "1 2 3 ..."
+        _compile(r"\d (?<![\w+.-].) (?=[\d\ -]{12}) \d{3,}+ (?:[\ -]\d{3,}+)* (?!\w)"),
         sizes=range(13, 20), valid=_is_card,
     ),
     Detector(

@@ -92,6 +92,12 @@ def test_placeholders_are_not_redacted_again() -> None:
     assert REDACTOR.redact(text) == text
 
 
+def test_every_detector_behind_the_provider_gate_has_hints() -> None:
+    """That gate opens only on one of their hints; a detector without any would never run."""
+    provider_gate = SECRET_DETECTORS[1].gate
+    assert all(d.hints for d in SECRET_DETECTORS + PII_DETECTORS if d.gate is provider_gate)
+
+
 def test_gates_never_hide_a_finding() -> None:
     """A shut gate skips its detectors, an open one may narrow them to regions: neither may
     lose what a scan of the whole text finds."""
