@@ -172,8 +172,9 @@ def build_data(path: str | os.PathLike[str], *, since: datetime | None = None, t
 
 
 def _why_empty(data: dict[str, Any], since: datetime | None) -> str:
-    if data["untimed_events"]:
-        return f"No event has a readable time ({data['untimed_events']:,} events without one)."
+    untimed = data["untimed_events"]
+    if untimed:
+        return f"No event has a readable time ({untimed:,} event{'s' if untimed != 1 else ''} without one)."
     if since is not None:
         return f"No events since {_iso(since)}."
     malformed = data["source"]["malformed_lines"]

@@ -507,7 +507,7 @@ def test_empty_log_writes_a_page_that_says_so(tmp_path, capsys):
 
 def test_log_without_times_or_since_after_everything_says_so(log, tmp_path):
     untimed = write_log(tmp_path / "untimed.jsonl", [{"type": "user_input", "session": S1, "input": "x"}])
-    assert dashboard.build_data(untimed)["empty"] == "No event has a readable time (1 events without one)."
+    assert dashboard.build_data(untimed)["empty"] == "No event has a readable time (1 event without one)."
     data = dashboard.build_data(log, since=NEWEST + timedelta(days=1))
     assert data["empty"] == "No events since 2026-03-11T12:00:00Z."
 
