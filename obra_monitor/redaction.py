@@ -89,8 +89,9 @@ _LONG_RUN = re.compile(r"[!-~]{15}").search  # a plain range is cheaper for the 
 
 
 def _has_provider_token(text: str) -> bool:
-    """A run of 15+ printable ASCII chars (every key, JWT, bearer token and PEM body has one)
-    holding one of the literal prefixes its detectors hint at (`sk-`, `AKIA`, `eyJ`, ...)."""
+    """A run of 15+ printable ASCII chars (every key, JWT, bearer token and PEM body has one),
+    and one of the literals its detectors hint at (`sk-`, `AKIA`, `eyJ`; `_PROVIDER_HINT`
+    is built from the detector table below)."""
     return _LONG_RUN(text) is not None and _PROVIDER_HINT(text) is not None
 
 
@@ -102,7 +103,7 @@ def _always(text: str) -> bool:
 # E-mail addresses and credentials in URLs.
 _AT = Gate(re.compile("@").search)
 # Provider keys, JWTs, bearer tokens and PEM blocks.
-_LONG_TOKEN = Gate(_has_provider_token)
+_PROVIDER_TOKEN = Gate(_has_provider_token)
 # Card, SSN, phone and IPv4 matches lie within one number run: only the runs are scanned.
 _NUMBER_RUNS = Gate(_NUMBER_RUN.search, _number_runs)
 # An IBAN's account number holds such a run too, but its letters may start well before it.
@@ -232,7 +233,7 @@ def _token(name: str, placeholder: str, body: str, *hints: str,
     left-hand side, checked where it costs nothing). Its runs are possessive (`{20,}+`): a
     token never gives characters back, so crafted input cannot make the engine backtrack.
     """
-    return Detector(name, placeholder, _LONG_TOKEN, _compile(rf"(?:{body}) (?![\w-])"), accept, hints)
+    return Detector(name, placeholder, _PROVIDER_TOKEN, _compile(rf"(?:{body}) (?![\w-])"), accept, hints)
 
 
 def _secret_looks_random(match: re.Match[str]) -> bool:
@@ -367,7 +368,7 @@ def _assignment(word: str) -> re.Pattern[str]:
 
 SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
     Detector(
-        "private_key_block", SECRET, _LONG_TOKEN,
+        "private_key_block", SECRET, _PROVIDER_TOKEN,
         _compile(r"""-----BEGIN[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----
                      .*? (?: -----END[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?----- | \Z )""", re.DOTALL),
         hints=("PRIVATE KEY",),
@@ -385,7 +386,7 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
     ),
     _token("google_api_key", API_KEY, r"A(?<![\w-].)Iza [0-9A-Za-z_-]{35}", "AIza"),
     _token("slack_token", API_KEY, r"x(?<![\w-].)ox[abprs]- [A-Za-z0-9-]{10,}+", "xox"),
-    Detector("slack_webhook", API_KEY, _LONG_TOKEN,
+    Detector("slack_webhook", API_KEY, _PROVIDER_TOKEN,
              _compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]+)"),
              hints=("hooks.slack.com/",)),
     _token("stripe_key", API_KEY, r"[sr](?<![\w-].)k_ (?:live|test)_ [A-Za-z0-9]{16,}+", "k_live_", "k_test_"),
@@ -409,7 +410,7 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
         accept=_authorization_value,
     ),
     Detector(
-        "bearer_token", SECRET, _LONG_TOKEN,
+        "bearer_token", SECRET, _PROVIDER_TOKEN,
         # [Bb] rather than IGNORECASE: a case-insensitive word gives the engine nothing to skip with
         _compile(r"[Bb](?:earer|EARER) (?<!\w.{6}) \s+ (?P<secret>[A-Za-z0-9._~+/=-]{15,}[A-Za-z0-9_~+/=-])"),
         accept=_secret_looks_random, hints=("earer", "EARER"),
@@ -420,10 +421,10 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
              accept=_is_assigned_token),
 )
 
-# Every detector behind the long-token gate has hints; the gate looks for any of them.
-_PROVIDER_HINT = re.compile("|".join(sorted(
-    {re.escape(hint) for detector in SECRET_DETECTORS if detector.gate is _LONG_TOKEN for hint in detector.hints}
-))).search
+# Every detector behind the provider-token gate has hints; the gate looks for any of them.
+_PROVIDER_HINT = re.compile("|".join(sorted({
+    re.escape(hint) for detector in SECRET_DETECTORS if detector.gate is _PROVIDER_TOKEN for hint in detector.hints
+}))).search
 
 PII_DETECTORS: Final[tuple[Detector, ...]] = (
     EmailDetector(

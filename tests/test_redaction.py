@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from obra_monitor.errors import ConfigError
-from obra_monitor.redaction import PII_DETECTORS, SECRET_DETECTORS, Redactor
+from obra_monitor.redaction import _PROVIDER_TOKEN, PII_DETECTORS, SECRET_DETECTORS, Redactor
 
 DATA = Path(__file__).parent / "data"
 POSITIVES: list[dict[str, Any]] = [
@@ -94,8 +94,7 @@ def test_placeholders_are_not_redacted_again() -> None:
 
 def test_every_detector_behind_the_provider_gate_has_hints() -> None:
     """That gate opens only on one of their hints; a detector without any would never run."""
-    provider_gate = SECRET_DETECTORS[1].gate
-    assert all(d.hints for d in SECRET_DETECTORS + PII_DETECTORS if d.gate is provider_gate)
+    assert all(d.hints for d in SECRET_DETECTORS + PII_DETECTORS if d.gate is _PROVIDER_TOKEN)
 
 
 def test_gates_never_hide_a_finding() -> None:
