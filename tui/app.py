@@ -7,9 +7,9 @@ now); the type-filter bar; the search input (shown by `/`); the footer.
 How data flows: `EventLog.open()` indexes the newest lines (the first screen
 needs nothing else); a watchfiles worker calls `_changed()` on every change in
 the log's directory, which polls the reader and schedules a stream update (at
-most UPDATES_PER_SECOND, however fast the writer is); two background jobs load
-the history (the index in a thread, the statistics in worker processes) and
-hand it to the log on the UI thread when done.
+most UPDATES_PER_SECOND, however fast the writer is); a background job loads
+the history (index and statistics, in worker processes) and hand it to the
+log on the UI thread when done.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from textual.widgets import Footer, Input
 from tui.bars import KEY_KINDS, KEY_LABELS, Status, StatusBar, TypeBar
 from tui.detail import DetailScreen
 from tui.help import HelpScreen
-from tui.history import HistoryStats, index_history, stats_history
+from tui.history import History, load_history
 from tui.index import ALL_KINDS, EventIndex
 from tui.log import TAIL, EventLog
 from tui.search import Search
@@ -77,7 +77,7 @@ class MonitorApp(App[None]):
         self._stop_watch = asyncio.Event()
         self._flush_timer: Timer | None = None
         self._last_flush = 0.0
-        self._loaded_bytes = 0  # history bytes done (index + stats), from the workers
+        self._loaded_bytes = 0  # history bytes scanned, from the workers
         self._history_bytes = 0
         self._polling = False
         self._shown_status: Status | None = None
@@ -169,37 +169,24 @@ class MonitorApp(App[None]):
     def _start_history(self) -> None:
         plan = self.event_log.history
         assert plan is not None
-        self._history_bytes = plan.total_bytes * 2
-        self.run_worker(self._load_index, thread=True, group="history", name="index")
-        self.run_worker(self._load_stats, thread=True, group="history", name="stats")
+        self._history_bytes = plan.total_bytes
+        self.run_worker(self._load_history, thread=True, group="history", name="history")
 
     def _progress(self, n: int) -> None:
         self._loaded_bytes += n  # from worker threads; a lost update only skews the percentage
 
-    def _load_index(self) -> None:
+    def _load_history(self) -> None:
         plan = self.event_log.history
         assert plan is not None
         try:
-            index = index_history(plan, self._progress, self._cancel)
+            history = load_history(plan, processes=self.processes, progress=self._progress,
+                                   cancelled=self._cancel)
         except OSError:
             if self._cancel.is_set():  # the files were closed under us: the app is quitting
                 return
             raise
-        if index is not None and not self._cancel.is_set():
-            self._from_thread(self._adopt_index, index)
-
-    def _load_stats(self) -> None:
-        plan = self.event_log.history
-        assert plan is not None
-        try:
-            result = stats_history(plan, processes=self.processes, progress=self._progress,
-                                   cancelled=self._cancel)
-        except OSError:
-            if self._cancel.is_set():
-                return
-            raise
-        if result is not None and not self._cancel.is_set():
-            self._from_thread(self._adopt_stats, result)
+        if history is not None and not self._cancel.is_set():
+            self._from_thread(self._adopt_history, history)
 
     def _from_thread(self, callback, *args) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -207,15 +194,13 @@ class MonitorApp(App[None]):
         except RuntimeError:  # the app is closing
             pass
 
-    def _adopt_index(self, older: EventIndex) -> None:
-        count = self.event_log.adopt_index(older)
+    def _adopt_history(self, history: History) -> None:
+        count = self.event_log.adopt_history(history)
         self.stream.rows_prepended(count)
         if self.search is not None:
             self._start_search(self.search.text, jump=False)
-        self._update_status()
-
-    def _adopt_stats(self, result: HistoryStats) -> None:
-        self.event_log.adopt_stats(result)
+        for note in self.event_log.history.notes if self.event_log.history else ():
+            self.notify(note, severity="warning", markup=False)
         self._update_status()
 
     # -- status --------------------------------------------------------------------------
@@ -228,7 +213,7 @@ class MonitorApp(App[None]):
         return Status(
             name=self.display_name, exists=log.exists, follow=stream.follow, new_rows=stream.new_rows,
             events=log.stats.events, sessions=len(log.stats.sessions), malformed=log.malformed,
-            rows=len(log.index), rate=log.rate(), loading=loading, stats_loaded=log.stats_loaded,
+            rows=len(log.index), rate=log.rate(), loading=loading, stats_loaded=log.loaded,
         )
 
     def _update_status(self) -> None:

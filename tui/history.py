@@ -1,22 +1,25 @@
-"""Load the history of a big log in the background: the index fast, the statistics in parallel.
+"""Load the history of a big log in the background: its index and its statistics, in parallel.
 
 The TUI shows the newest events first (the live reader's backlog) and then loads
 everything older than them, the *history*: every file of the rotated set before
-the first backlog line, and the live file up to it. Two jobs run side by side:
+the first backlog line, and the live file up to it. One pass over those bytes
+builds both what the stream needs (the `EventIndex`: offset, length, kind and
+session of every line) and what the figures need (`stats.Stats`, the aggregator
+every tool shares, fed every event in log order).
 
-- `index_history` (a thread) finds the lines and their kind and session, without
-  parsing JSON when a line looks like what the writer writes (`{"type":"...",` ...
-  `}`): about ten times faster than parsing, so a million events are scrollable
-  in a second or two. Any other line is classified by `reader.classify`, exactly.
-- `stats_history` feeds every event to `stats.Stats`, the aggregator all tools
-  share, through `reader.EventScan`. It is the slow part (JSON parsing plus the
-  aggregation), so it runs in worker processes, one per CPU, each on a byte range
-  (the open file descriptors are passed to them), and the partial results are
-  merged in order with `Stats.merge`. `processes=0` does it in the calling thread.
+Parsing and aggregating is the slow part (a few microseconds a line), so the
+history is cut into byte ranges and each range is scanned by a worker process,
+one per CPU, given the open file descriptors; the parts come back pickled and
+are joined in order (`EventIndex.extend`, `Stats.merge`). The screen's process
+stays free to draw and to follow the live file. `processes=0` scans in the
+calling thread instead.
 
-Both read exactly the same bytes: the `HistoryPlan` fixes the files and where
-the history ends, so nothing is counted twice or missed between the history
-and what the live reader returns.
+Lines are split and classified exactly as the reader does (`reader.classify`:
+blank lines skipped, malformed ones counted, lines over MAX_LINE malformed);
+a range that starts inside a line leaves that line to the range before it,
+and a range keeps every line that starts before its end (EventScan's rule).
+The `HistoryPlan` fixes the files and where the history ends, so nothing is
+counted twice or missed between the history and what the live reader returns.
 """
 
 from __future__ import annotations
@@ -26,21 +29,17 @@ import pickle
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from array import array
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obra_monitor import events as ev
-from obra_monitor.reader import MAX_LINE, EventScan, LogFile, LogSet, Segment, classify
+from obra_monitor.reader import MAX_LINE, TOO_LONG, LogFile, LogSet, Segment, classify
 from obra_monitor.stats import Stats
-from tui.index import BYTE_CODES, MALFORMED, NO_SESSION, OTHER, EventIndex, kind_of
+from tui.index import NO_SESSION, EventIndex
 
 BLOCK = 1 << 20
-_PREFIX = b'{"type":"'
-_SESSION = b'"session":"'
-_SESSION_WITHIN = 200  # the writer puts the envelope first: look for the session near the start
 
 
 @dataclass
@@ -50,6 +49,7 @@ class HistoryPlan:
     log_set: LogSet
     segments: list[Segment]
     slots: dict[int, int]  # log-set file id -> index source slot
+    notes: list[str] = field(default_factory=list)  # what went wrong, for the status line
 
     @property
     def total_bytes(self) -> int:
@@ -91,125 +91,14 @@ def plan_history(path: Path, boundary: tuple[int, int, int] | None,
 
 
 # ---------------------------------------------------------------------------
-# The index
-
-
-class _Interner(dict):  # type: ignore[type-arg]
-    """bytes session id -> number, numbering new ones as they come."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[bytes] = []
-
-    def __missing__(self, key: bytes) -> int:
-        number = self[key] = len(self.names)
-        self.names.append(key)
-        return number
-
-
-def index_history(plan: HistoryPlan, progress: Callable[[int], None] | None = None,
-                  cancelled: threading.Event | None = None) -> EventIndex | None:
-    """Index the plan's lines; None if cancelled. `progress(bytes)` after each block."""
-    index = EventIndex()
-    interner = _Interner()
-    for segment in plan.segments:
-        if not _index_segment(index, interner, segment, plan.slots[segment.file.id], progress, cancelled):
-            return None
-    index.adopt_sessions([name.decode("utf-8", "replace") for name in interner.names])
-    return index
-
-
-def _index_segment(index: EventIndex, interner: _Interner, segment: Segment, slot: int,
-                   progress: Callable[[int], None] | None, cancelled: threading.Event | None) -> bool:
-    fd, pos, end = segment.fd, segment.start, segment.end
-    held = b""
-    held_at = pos  # file offset of `held`
-    skipping = -1  # start of a line longer than MAX_LINE being skipped, or -1
-    while True:
-        if cancelled is not None and cancelled.is_set():
-            return False
-        want = BLOCK if end is None else min(BLOCK, end - pos)
-        data = os.pread(fd, want, pos) if want > 0 else b""
-        if not data:
-            break
-        data_at = pos
-        pos += len(data)
-        if skipping >= 0:
-            cut = data.find(b"\n")
-            if cut < 0:
-                continue
-            _add_rows(index, slot, [skipping], [data_at + cut - skipping], [MALFORMED], [NO_SESSION])
-            skipping = -1
-            data = data[cut + 1:]
-            data_at += cut + 1
-            held, held_at = b"", data_at
-        lines = (held + data).split(b"\n")
-        held = lines.pop()
-        _index_lines(index, interner, slot, lines, held_at)
-        held_at = pos - len(held)
-        if len(held) > MAX_LINE:
-            skipping, held = held_at, b""
-        if progress is not None:
-            progress(len(data))
-    if skipping >= 0:
-        _add_rows(index, slot, [skipping], [pos - skipping], [MALFORMED], [NO_SESSION])
-    elif held:
-        _index_lines(index, interner, slot, [held], held_at)
-    return True
-
-
-def _index_lines(index: EventIndex, interner: _Interner, slot: int, lines: list[bytes], offset: int) -> None:
-    """Rows for complete lines starting at `offset` (the hot loop of the history index)."""
-    offsets: list[int] = []
-    lengths: list[int] = []
-    kinds: list[int] = []
-    sessions: list[int] = []
-    codes_get = BYTE_CODES.get
-    prefix, session_key, within = _PREFIX, _SESSION, _SESSION_WITHIN
-    for line in lines:
-        n = len(line)
-        if n and line.startswith(prefix) and line.endswith(b"}") and n <= MAX_LINE:
-            quote = line.find(b'"', 9)
-            kind = codes_get(line[9:quote], OTHER)
-            at = line.find(session_key, quote, within)
-            if at >= 0:
-                at += 11
-                sessions.append(interner[line[at:line.find(b'"', at)]])
-            else:
-                sessions.append(NO_SESSION)
-        elif not n:
-            offset += 1
-            continue
-        else:
-            event, problem = classify(line)
-            if event is None and problem is None:  # blank
-                offset += n + 1
-                continue
-            kind = MALFORMED if n > MAX_LINE else kind_of(event)
-            session = event.get(ev.SESSION) if event is not None else None
-            sessions.append(interner[session.encode()] if session.__class__ is str else NO_SESSION)
-        offsets.append(offset)
-        lengths.append(n)
-        kinds.append(kind)
-        offset += n + 1
-    _add_rows(index, slot, offsets, lengths, kinds, sessions)
-
-
-def _add_rows(index: EventIndex, slot: int, offsets: list[int], lengths: list[int],
-              kinds: list[int], sessions: list[int]) -> None:
-    index.slots.extend(array("H", [slot]) * len(offsets))
-    index.offsets.extend(offsets)
-    index.lengths.extend(lengths)
-    index.kinds.extend(kinds)
-    index.sessions.extend(sessions)
-
-
-# ---------------------------------------------------------------------------
-# The statistics
+# Scanning
 
 
 @dataclass
-class HistoryStats:
+class History:
+    """The history, loaded: its rows, its statistics, and how many lines were malformed."""
+
+    index: EventIndex
     stats: Stats
     malformed: int
 
@@ -220,8 +109,8 @@ MIN_PART_BYTES = 4 << 20  # never split into parts smaller than this
 def split(plan: HistoryPlan, parts: int, min_bytes: int = MIN_PART_BYTES) -> list[list[Segment]]:
     """The plan's segments cut into `parts` runs of about equal bytes, in order.
 
-    A line belongs to the run in which it starts (EventScan's rule), so the cuts may
-    fall anywhere. A run that reaches the end of a rotated file reads to its real end.
+    A line belongs to the run in which it starts, so the cuts may fall anywhere.
+    A run that reaches the end of a rotated file reads to its real end.
     """
     sizes = [(segment.end if segment.end is not None else _size(segment.fd)) - segment.start
              for segment in plan.segments]
@@ -243,63 +132,196 @@ def split(plan: HistoryPlan, parts: int, min_bytes: int = MIN_PART_BYTES) -> lis
     return runs
 
 
-def stats_history(plan: HistoryPlan, *, processes: int | None = None,
-                  progress: Callable[[int], None] | None = None,
-                  cancelled: threading.Event | None = None,
-                  min_part: int = MIN_PART_BYTES) -> HistoryStats | None:
-    """Aggregate the plan's events; None if cancelled.
+def scan(run: list[tuple[Segment, int]], *, partial: bool = False,
+         progress: Callable[[int], None] | None = None,
+         cancelled: threading.Event | None = None) -> History | None:
+    """Index and aggregate the lines of (segment, slot) pairs; None if cancelled.
+
+    `partial`: this run may have a predecessor (see Stats.merge).
+    """
+    index = EventIndex()
+    stats = Stats(partial=partial)
+    malformed = 0
+    for segment, slot in run:
+        for offsets, lengths, events in _lines(segment, progress):
+            if cancelled is not None and cancelled.is_set():
+                return None
+            index.add_events(slot, offsets, lengths, events)
+            present = [event for event in events if event is not None]
+            malformed += len(events) - len(present)
+            stats.add_many(present)
+    return History(index, stats, malformed)
+
+
+def _lines(segment: Segment, progress: Callable[[int], None] | None
+           ) -> Iterator[tuple[list[int], list[int], list[dict[str, Any] | None]]]:
+    """(offsets, lengths, events) of the segment's lines, a block at a time; None = malformed."""
+    fd, pos, end = segment.fd, segment.start, segment.end
+    # A segment starting inside a line leaves that line to the previous segment.
+    skip_first = pos > 0 and os.pread(fd, 1, pos - 1) != b"\n"
+    held = b""
+    held_at = pos  # file offset of `held`
+    long_from = -1  # start of a line longer than MAX_LINE being skipped
+    while True:
+        data = os.pread(fd, BLOCK, pos)
+        at = pos
+        pos += len(data)
+        if progress is not None and data:
+            progress(len(data))
+        offsets: list[int] = []
+        lengths: list[int] = []
+        events: list[dict[str, Any] | None] = []
+        if not data:
+            if held and not skip_first and (end is None or held_at < end):
+                _classify_into(events, offsets, lengths, [held], held_at)
+            elif long_from >= 0 and (end is None or long_from < end):
+                offsets.append(long_from)
+                lengths.append(pos - long_from)
+                events.append(None)
+            if events:
+                yield offsets, lengths, events
+            return
+        if long_from >= 0 or skip_first:
+            cut = data.find(b"\n")
+            if cut < 0:
+                continue
+            if long_from >= 0:
+                if end is None or long_from < end:
+                    offsets.append(long_from)
+                    lengths.append(at + cut - long_from)
+                    events.append(None)
+                long_from = -1
+            skip_first = False
+            data = data[cut + 1:]
+            at += cut + 1
+            held, held_at = b"", at
+        lines = (held + data).split(b"\n")
+        held = lines.pop()
+        done = False
+        if end is not None and held_at + sum(map(len, lines)) + len(lines) > end:
+            # Keep only the lines that start before the end.
+            kept, offset = 0, held_at
+            for line in lines:
+                if offset >= end:
+                    break
+                offset += len(line) + 1
+                kept += 1
+            done = kept < len(lines) or offset >= end
+            del lines[kept:]
+        _classify_into(events, offsets, lengths, lines, held_at)
+        if events:
+            yield offsets, lengths, events
+        if done:
+            return
+        held_at = pos - len(held)
+        if len(held) > MAX_LINE:
+            long_from, held = held_at, b""
+
+
+def _classify_into(events: list[dict[str, Any] | None], offsets: list[int], lengths: list[int],
+                   lines: list[bytes], offset: int) -> None:
+    """The hot loop: classify complete lines starting at `offset` like the reader; skip blank ones."""
+    add_event, add_offset, add_length = events.append, offsets.append, lengths.append
+    for line in lines:
+        n = len(line)
+        if n > MAX_LINE:
+            event, problem = None, TOO_LONG
+        else:
+            event, problem = classify(line)
+            if problem is None and event is None:  # blank
+                offset += n + 1
+                continue
+        add_event(event)
+        add_offset(offset)
+        add_length(n)
+        offset += n + 1
+
+
+def load_history(plan: HistoryPlan, *, processes: int | None = None,
+                 progress: Callable[[int], None] | None = None,
+                 cancelled: threading.Event | None = None,
+                 min_part: int = MIN_PART_BYTES) -> History | None:
+    """Index and aggregate the plan's lines; None if cancelled.
 
     `processes`: worker processes (default one per CPU; 0 = in this thread), each
-    given at least `min_part` bytes.
+    given at least `min_part` bytes. Falls back to this thread if workers cannot run.
     """
     if processes is None:
         processes = _cpu_count()
-    runs = split(plan, max(1, processes), min_part)
-    if processes <= 0:
-        return _stats_here(runs, progress, cancelled)
-    try:
-        return _stats_in_processes(runs, progress, cancelled)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError):
-        return _stats_here(runs, progress, cancelled)
-
-
-def _stats_here(runs: list[list[Segment]], progress: Callable[[int], None] | None,
-                cancelled: threading.Event | None) -> HistoryStats | None:
-    stats = Stats()
-    malformed = 0
-    for run in runs:
-        scan = EventScan(run, progress=progress)
-        for events in scan:
+    runs = [[(segment, plan.slots[segment.file.id]) for segment in run]
+            for run in split(plan, max(1, processes), min_part)]
+    if processes > 0:
+        try:
+            return _in_processes(runs, progress, cancelled)
+        except Exception as exc:  # noqa: BLE001 - any failure of the workers: do it here instead
             if cancelled is not None and cancelled.is_set():
                 return None
-            stats.add_many(events)
-        malformed += scan.malformed
-    return HistoryStats(stats, malformed)
+            plan.notes.append(f"history workers failed ({exc}); loading in this process")
+    parts = []
+    for number, run in enumerate(runs):
+        part = scan(run, partial=number > 0, progress=progress, cancelled=cancelled)
+        if part is None:
+            return None
+        parts.append(part)
+    return _join(parts)
 
 
-def _stats_in_processes(runs: list[list[Segment]], progress: Callable[[int], None] | None,
-                        cancelled: threading.Event | None) -> HistoryStats | None:
-    """One child per run, given the open files by descriptor; results come back pickled."""
+def _join(parts: list[History]) -> History:
+    """Parts of the history, in log order, as one."""
+    first = parts[0]
+    for later in parts[1:]:
+        first.index.extend(later.index)
+        first.stats.merge(later.stats)
+        first.malformed += later.malformed
+    first.stats.partial = False
+    return first
+
+
+def _in_processes(runs: list[list[tuple[Segment, int]]], progress: Callable[[int], None] | None,
+                  cancelled: threading.Event | None) -> History | None:
+    """One child per run, given the open files by descriptor.
+
+    Each child reports progress, then sends its statistics pickled and its index
+    columns as raw arrays. The parts are joined in log order as they arrive: the
+    columns are read straight onto the end of the joined index, so a part's index
+    is never held twice (the parent's peak memory is what the TUI is judged by).
+    """
     children = []
     for number, run in enumerate(runs):
-        spec = [(s.file.id, s.fd, s.start, -1 if s.end is None else s.end) for s in run]
-        fds = sorted({s.fd for s in run})
+        spec = [(slot, s.fd, s.start, -1 if s.end is None else s.end) for s, slot in run]
+        fds = sorted({s.fd for s, _slot in run})
         argv = [sys.executable, "-c", "from tui.history import _child; _child()", repr((spec, number > 0))]
         children.append(subprocess.Popen(argv, stdout=subprocess.PIPE, pass_fds=fds, env=_child_env()))
-    results: list[Any] = [None] * len(children)
+    joined = History(EventIndex(), Stats(), 0)
+    turns = [threading.Event() for _ in children]  # part n may join once parts < n have
+    turns[0].set()
     errors: list[BaseException] = []
+    abort = threading.Event()  # cancelled by the caller, or a part failed
+
+    def watch_cancel() -> None:
+        while not abort.wait(0.1):
+            if cancelled is not None and cancelled.is_set():
+                abort.set()
 
     def collect(number: int, child: subprocess.Popen[bytes]) -> None:
         try:
-            results[number] = _read_child(child, progress, cancelled)
+            _read_child(child, joined, turns[number], progress, abort)
         except BaseException as exc:  # noqa: BLE001 - reported to the caller below
             errors.append(exc)
+            abort.set()  # the other parts are useless now
+        finally:
+            if number + 1 < len(turns):
+                turns[number + 1].set()
 
     threads = [threading.Thread(target=collect, args=(n, c), daemon=True) for n, c in enumerate(children)]
+    watcher = threading.Thread(target=watch_cancel, daemon=True)
+    watcher.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    abort.set()
+    watcher.join()
     for child in children:
         if child.poll() is None:
             child.kill()
@@ -308,24 +330,28 @@ def _stats_in_processes(runs: list[list[Segment]], progress: Callable[[int], Non
             child.stdout.close()
     if cancelled is not None and cancelled.is_set():
         return None
-    if errors:
-        raise errors[0]
-    stats, malformed = results[0]
-    for later, bad in results[1:]:
-        stats.merge(later)
-        malformed += bad
-    stats.partial = False
-    return HistoryStats(stats, malformed)
+    failures = [exc for exc in errors if not isinstance(exc, _Cancelled)]
+    if failures:
+        raise failures[0]
+    joined.stats.partial = False
+    return joined
 
 
-def _read_child(child: subprocess.Popen[bytes], progress: Callable[[int], None] | None,
-                cancelled: threading.Event | None) -> tuple[Stats, int]:
+class _Cancelled(EOFError):
+    pass
+
+
+COLUMN_CHUNK = 1 << 18  # items read at a time from a child's columns
+
+
+def _read_child(child: subprocess.Popen[bytes], joined: History, turn: threading.Event,
+                progress: Callable[[int], None] | None, cancelled: threading.Event | None) -> None:
     stream = child.stdout
     assert stream is not None
     while True:
         if cancelled is not None and cancelled.is_set():
             child.kill()
-            raise EOFError("cancelled")
+            raise _Cancelled("cancelled")
         header = stream.readline()
         if not header:
             raise EOFError("history worker ended without a result")
@@ -333,15 +359,47 @@ def _read_child(child: subprocess.Popen[bytes], progress: Callable[[int], None] 
         if tag == b"P":
             if progress is not None:
                 progress(int(value))
-        elif tag == b"R":
-            payload = stream.read(int(value))
-            return pickle.loads(payload)  # noqa: S301 - our own child process
-        else:
+            continue
+        if tag != b"R":
             raise ValueError(f"unexpected output from a history worker: {header[:80]!r}")
+        rows = int(value)
+        while not turn.wait(0.1):  # the parts before this one join first
+            if cancelled is not None and cancelled.is_set():
+                child.kill()
+                raise _Cancelled("cancelled")
+        names, stats, malformed = pickle.load(stream)  # noqa: S301 - our own child process
+        index = joined.index
+        for column in (index.slots, index.offsets, index.lengths, index.kinds):
+            _read_column(stream, column, rows)
+        sessions = array("i")
+        _read_column(stream, sessions, rows)
+        remap = [index.session_id(name) for name in names] + [NO_SESSION]  # [-1] -> NO_SESSION
+        if remap[:-1] == list(range(len(names))) and len(index.session_names) == len(names):
+            index.sessions.extend(sessions)
+        else:
+            index.sessions.extend(array("i", map(remap.__getitem__, sessions)))
+        joined.stats.merge(stats)
+        joined.malformed += malformed
+        return
+
+
+def _read_column(stream: Any, column: array | bytearray, count: int) -> None:
+    """Append `count` raw items from the stream to an array (or bytearray), a chunk at a time."""
+    size = column.itemsize if isinstance(column, array) else 1
+    while count > 0:
+        n = min(count, COLUMN_CHUNK)
+        data = stream.read(n * size)
+        if len(data) != n * size:
+            raise EOFError("history worker's output is cut short")
+        if isinstance(column, array):
+            column.frombytes(data)
+        else:
+            column.extend(data)
+        count -= n
 
 
 def _child() -> None:
-    """Worker process: aggregate the segments named on the command line."""
+    """Worker process: scan the segments named on the command line; send the result."""
     import ast
 
     spec, partial = ast.literal_eval(sys.argv[1])
@@ -349,8 +407,8 @@ def _child() -> None:
         os.nice(5)  # the screen the user is looking at comes first
     except OSError:
         pass
-    segments = [Segment(LogFile(file_id, Path(), 0, 0), fd, start, None if end < 0 else end)
-                for file_id, fd, start, end in spec]
+    run = [(Segment(LogFile(slot, Path(), 0, 0), fd, start, None if end < 0 else end), slot)
+           for slot, fd, start, end in spec]
     out = sys.stdout.buffer
     pending = 0
 
@@ -362,15 +420,15 @@ def _child() -> None:
             out.flush()
             pending = 0
 
-    stats = Stats(partial=partial)
-    scan = EventScan(segments, progress=report)
-    for events in scan:
-        stats.add_many(events)
+    result = scan(run, partial=partial, progress=report)
+    assert result is not None
     if pending:
         out.write(b"P %d\n" % pending)
-    payload = pickle.dumps((stats, scan.malformed), protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(b"R %d\n" % len(payload))
-    out.write(payload)
+    index = result.index
+    out.write(b"R %d\n" % len(index))
+    pickle.dump((index.session_names, result.stats, result.malformed), out, protocol=pickle.HIGHEST_PROTOCOL)
+    for column in (index.slots, index.offsets, index.lengths, index.kinds, index.sessions):
+        out.write(column)
     out.flush()
 
 

@@ -25,7 +25,6 @@ MALFORMED = OTHER + 1  # a line that is not an event
 KIND_NAMES: tuple[str, ...] = TYPES + ("other", "malformed")
 ALL_KINDS = frozenset(range(len(KIND_NAMES)))
 CODES: dict[str, int] = {name: code for code, name in enumerate(TYPES)}
-BYTE_CODES: dict[bytes, int] = {name.encode(): code for name, code in CODES.items()}
 
 NO_SESSION = -1
 MAX_LENGTH = (1 << 31) - 1
@@ -94,11 +93,18 @@ class EventIndex:
         self.kinds.extend(kinds)
         self.sessions.extend(sessions)
 
-    def adopt_sessions(self, names: list[str]) -> None:
-        """Take the session table the `sessions` column was numbered with (the history scan)."""
-        assert not self.session_names
-        self.session_names = names
-        self._session_ids = {name: number for number, name in enumerate(names)}
+    def extend(self, later: EventIndex) -> None:
+        """Append `later`'s rows (the part of the log after these); `later` is consumed."""
+        remap = [self.session_id(name) for name in later.session_names]
+        if remap == list(range(len(remap))):
+            sessions = later.sessions
+        else:
+            sessions = array("i", [remap[s] if s >= 0 else NO_SESSION for s in later.sessions])
+        self.slots.extend(later.slots)
+        self.offsets.extend(later.offsets)
+        self.lengths.extend(later.lengths)
+        self.kinds.extend(later.kinds)
+        self.sessions.extend(sessions)
 
     def prepend(self, older: EventIndex) -> None:
         """Put `older` (the history) in front of these rows; `older` is consumed."""

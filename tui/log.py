@@ -8,8 +8,8 @@ comes from. It knows nothing about Textual; the app calls:
   screen needs no full scan, and plan the history (everything older);
 - `poll(budget)`: index and aggregate what was appended (the reader does the
   reading and follows rotation), a bounded amount of work per call;
-- `adopt_index(...)` / `adopt_stats(...)`: put the history in front when the
-  background jobs (tui/history.py) finish;
+- `adopt_history(...)`: put the history in front when the background job
+  (tui/history.py) has loaded it;
 - `read(position)`, `parse(position)`, `turn_of(position)`: re-read lines for
   what is on screen and for the detail view.
 
@@ -21,6 +21,7 @@ length (the app moves its cursor and scroll position by as much).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,10 +31,10 @@ from typing import Any
 from obra_monitor import events as ev
 from obra_monitor.reader import MAX_LINE, PREVIEW, TOO_LONG, LogReader, classify
 from obra_monitor.stats import Stats
-from tui.history import HistoryPlan, HistoryStats, plan_history
+from tui.history import History, HistoryPlan, plan_history
 from tui.index import EventIndex, kind_of
 
-TAIL = 2000  # newest lines shown before the history is loaded
+TAIL = 1000  # newest lines shown before the history is loaded
 RATE_WINDOW = 10.0  # seconds over which the event rate is measured
 TURN_WINDOW = 20_000  # rows looked at around an event to gather its turn
 
@@ -49,8 +50,7 @@ class EventLog:
         self.stats = Stats(partial=True)  # partial until the history's stats are merged in
         self.history: HistoryPlan | None = None
         self.history_rows = 0  # rows of the history, once adopted
-        self.index_loaded = False
-        self.stats_loaded = False
+        self.history_loaded = False
         self.malformed = 0  # malformed lines among the tail and live ones (+ history once merged)
         self.exists = self.path.exists()
         self._sources: list[Callable[[int, int], bytes | None]] = []
@@ -77,7 +77,7 @@ class EventLog:
             boundary = (info.dev, info.ino, first.offset)
         self.history = plan_history(self.path, boundary, self._add_fd_source)
         if self.history is None:
-            self.index_loaded = self.stats_loaded = True
+            self.history_loaded = True
             self.stats.partial = False
         return len(self.index)
 
@@ -131,26 +131,26 @@ class EventLog:
 
     # -- history -------------------------------------------------------------------
 
-    def adopt_index(self, older: EventIndex) -> int:
-        """Put the history's rows in front; returns how many rows were added."""
-        count = len(older)
-        self.index.prepend(older)
-        self.history_rows = count
-        self.index_loaded = True
-        return count
+    def adopt_history(self, history: History) -> int:
+        """Put the loaded history in front of the rows and its statistics before the figures.
 
-    def adopt_stats(self, result: HistoryStats) -> None:
-        """Merge the history's statistics (which come before everything counted so far)."""
-        merged = result.stats
+        Returns how many rows were added (every row so far moves down by as many).
+        """
+        count = len(history.index)
+        self.index.prepend(history.index)
+        merged = history.stats
         merged.merge(self.stats)
         merged.partial = False
         self.stats = merged
-        self.malformed += result.malformed
-        self.stats_loaded = True
+        self.malformed += history.malformed
+        self.history_rows = count
+        self.history_loaded = True
+        _release_free_memory()
+        return count
 
     @property
     def loaded(self) -> bool:
-        return self.index_loaded and self.stats_loaded
+        return self.history_loaded
 
     # -- reading -------------------------------------------------------------------
 
@@ -254,3 +254,19 @@ class EventLog:
 
 def _session(event: dict[str, Any] | None) -> Any:
     return event.get(ev.SESSION) if event is not None else None
+
+
+def _release_free_memory() -> None:
+    """Give the heap freed by loading the history back to the system (glibc keeps it otherwise).
+
+    Loading a big history allocates and frees tens of megabytes of small objects; without
+    this the process's resident size stays at its peak for as long as the monitor runs.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

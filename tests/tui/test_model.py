@@ -18,7 +18,7 @@ from obra_monitor.reader import MAX_LINE, LogReader
 from obra_monitor.stats import aggregate
 from tests.helpers_log import SESSION_A, SESSION_B, SESSION_OLD, append, event, fixture_events, numbered, rotate, write_log
 from tests.tui.helpers import conversation
-from tui.history import index_history, plan_history, split, stats_history
+from tui.history import load_history, plan_history, split
 from tui.index import ALL_KINDS, CODES, MALFORMED, OTHER, EventIndex, kind_of
 from tui.log import EventLog
 from tui.search import Search, needle_for
@@ -83,17 +83,19 @@ def full_plan(path: Path):  # type: ignore[no-untyped-def]
 
 def test_history_index_matches_the_reader_line_for_line(log: Path) -> None:
     write_log(log, odd_lines() + fixture_events())
-    index = index_history(full_plan(log))
-    assert index is not None
-    assert index_rows(index) == reference(log)
+    history = load_history(full_plan(log), processes=0)
+    assert history is not None
+    assert index_rows(history.index) == reference(log)
+    assert history.malformed == 4
 
 
 def test_history_index_handles_a_last_line_without_newline_and_an_overlong_line(log: Path) -> None:
     write_log(log, [event(U, input="first")])
     append(log, [], raw=b'{"type":"user_input","input":"' + b"x" * (MAX_LINE + 10) + b'"}\n')
     append(log, [], raw=orjson.dumps(event(U, input="last, no newline")))
-    index = index_history(full_plan(log))
-    assert index is not None
+    history = load_history(full_plan(log), processes=0)
+    assert history is not None
+    index = history.index
     kinds = list(index.kinds)
     assert kinds == [CODES[U], MALFORMED, CODES[U]]
     assert index.lengths[1] == MAX_LINE + 10 + len('{"type":"user_input","input":""}')
@@ -109,20 +111,33 @@ def test_history_covers_the_rotated_set_in_order(log: Path) -> None:
     plan = full_plan(log)
     assert [segment.file.path.name for segment in plan.segments] == [
         "production.jsonl.2", "production.jsonl.1", "production.jsonl"]
-    index = index_history(plan)
-    assert index is not None and len(index) == 15
+    history = load_history(plan, processes=0)
+    assert history is not None and len(history.index) == 15
+    assert index_rows(history.index)[-5:] == reference(log)[-5:]
 
 
-@pytest.mark.parametrize("processes", [0, 2])
-def test_history_stats_are_the_shared_aggregate(log: Path, processes: int) -> None:
+@pytest.mark.parametrize("processes", [0, 3])
+def test_history_in_parts_is_the_reader_and_the_shared_aggregate(log: Path, processes: int) -> None:
     events = conversation(60, session=SESSION_B) + fixture_events() + conversation(60, minute=30)
-    write_log(log, events + [b"garbage line"])
+    write_log(log, events + [b"garbage line"] + odd_lines())
     plan = full_plan(log)
-    result = stats_history(plan, processes=processes, min_part=1000)
-    assert result is not None
+    history = load_history(plan, processes=processes, min_part=1000)
+    assert history is not None and not plan.notes
     expected = aggregate(log, jobs=1)
-    assert result.malformed == expected.malformed == 1
-    assert rounded(result.stats.summary()) == rounded(expected.stats.summary())
+    assert history.malformed == expected.malformed == 5
+    assert rounded(history.stats.summary()) == rounded(expected.stats.summary())
+    assert index_rows(history.index) == reference(log)
+
+
+def test_history_falls_back_to_this_process_when_workers_fail(log: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    write_log(log, conversation(100))
+    monkeypatch.setattr("tui.history._child_env", lambda: {"PYTHONPATH": "/nonexistent", "PYTHONNOUSERSITE": "1",
+                                                           "PATH": os.environ.get("PATH", "")})
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    plan = full_plan(log)
+    history = load_history(plan, processes=2, min_part=1000)
+    assert history is not None and len(history.index) == 300 and history.stats.events == 300
+    assert plan.notes and "history workers failed" in plan.notes[0]
 
 
 def test_split_cuts_the_history_into_ordered_byte_ranges(log: Path) -> None:
@@ -144,13 +159,11 @@ def test_event_log_shows_the_tail_first_and_the_history_fills_in_exactly(log: Pa
         assert not event_log.loaded
         plan = event_log.history
         assert plan is not None
-        older = index_history(plan)
-        result = stats_history(plan, processes=0)
-        assert older is not None and result is not None
+        history = load_history(plan, processes=0)
+        assert history is not None
         append(log, numbered(3, 100))  # arrives while the history loads
         assert event_log.poll()[0] == 3
-        assert event_log.adopt_index(older) == len(expected) - 10
-        event_log.adopt_stats(result)
+        assert event_log.adopt_history(history) == len(expected) - 10
         assert event_log.loaded
         rows = index_rows(event_log.index)
         assert rows[: len(expected)] == expected
