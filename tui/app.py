@@ -39,6 +39,8 @@ from tui.stream import StreamView
 from tui.watcher import watch
 
 UPDATES_PER_SECOND = 20
+BUSY_UPDATES_PER_SECOND = 10  # when every update brings a screenful of new rows anyway
+BUSY_ROWS = 100  # rows per update above which the log counts as busy
 POLL_BUDGET = 0.03  # seconds of reading per poll before the screen gets a turn
 
 
@@ -77,6 +79,7 @@ class MonitorApp(App[None]):
         self._stop_watch = asyncio.Event()
         self._flush_timer: Timer | None = None
         self._last_flush = 0.0
+        self._last_flush_rows = 0
         self._loaded_bytes = 0  # history bytes scanned, from the workers
         self._history_bytes = 0
         self._polling = False
@@ -149,7 +152,10 @@ class MonitorApp(App[None]):
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None:
             return
-        delay = self._last_flush + 1 / UPDATES_PER_SECOND - time.monotonic()
+        # Under a heavy writer every update redraws the whole stream: fewer of them keep
+        # the keyboard responsive, and nobody reads 20 screens a second anyway.
+        rate = BUSY_UPDATES_PER_SECOND if self._last_flush_rows > BUSY_ROWS else UPDATES_PER_SECOND
+        delay = self._last_flush + 1 / rate - time.monotonic()
         if delay <= 0:
             self._flush()
         else:
@@ -159,7 +165,10 @@ class MonitorApp(App[None]):
         """Show the rows polled since the last update (at most UPDATES_PER_SECOND times a second)."""
         self._flush_timer = None
         self._last_flush = time.monotonic()
-        self.stream.rows_added()
+        stream = self.stream
+        before = stream.shown
+        stream.rows_added()
+        self._last_flush_rows = stream.shown - before
         self._update_status()
         if self.search is not None:
             self._update_types()

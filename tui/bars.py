@@ -79,7 +79,7 @@ class StatusBar(Static):
     """File, LIVE/PAUSED, counts and rate."""
 
     def show(self, status: Status) -> None:
-        self.update(status_text(status))
+        self.update(status_text(status), layout=False)
 
 
 def types_text(enabled: frozenset[int], search: str | None, search_state: str) -> Text:
@@ -102,4 +102,4 @@ class TypeBar(Static):
     """Which event types are shown (keys 1-7) and the search state."""
 
     def show(self, enabled: frozenset[int], search: str | None = None, search_state: str = "") -> None:
-        self.update(types_text(enabled, search, search_state))
+        self.update(types_text(enabled, search, search_state), layout=False)

@@ -87,6 +87,7 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
         self.empty_message = "no events yet"
         self._texts: OrderedDict[tuple[int, int], Text] = OrderedDict()
         self._strips: OrderedDict[tuple[object, ...], Strip] = OrderedDict()
+        self._style_cache: dict[str, Style] | None = None
 
     # -- rows ------------------------------------------------------------------------
 
@@ -263,15 +264,15 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
     # -- rendering -----------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
+        width = self.scrollable_content_region.width
+        styles = self._styles()
+        base = styles["base"]
         rows = self.row_count
         row = round(self.scroll_y) + y
         if not rows:
             if y == self.size.height // 2:
-                style = self.get_component_rich_style("stream--empty")
-                text = Text(self.empty_message, style=style, justify="center")
-                return _strip(text, width, base, self.app.console)
+                text = Text(self.empty_message, style=styles["empty"], justify="center")
+                return _strip(text.copy(), width, base, self.app.console)
             return Strip.blank(width, base)
         if row >= rows:
             return Strip.blank(width, base)
@@ -279,18 +280,19 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
         slot, offset, _length = self.event_log.index.location(position)
         is_cursor = row == self.cursor
         search = self.search.text if self.search is not None else None
-        key = (slot, offset, width, is_cursor, search, base)
+        key = (slot, offset, width, is_cursor, search)
         strip = self._strips.get(key)
         if strip is not None:
             self._strips.move_to_end(key)
             return strip
         text = self._text(position, slot, offset)
-        if search:
+        if search or is_cursor:
             text = text.copy()
-            text.highlight_words([search], self.get_component_rich_style("stream--match"),
-                                 case_sensitive=False)
-        style = base + self.get_component_rich_style("stream--cursor") if is_cursor else base
-        strip = _strip(text, width, style, self.app.console)
+            if is_cursor:
+                text.style = styles["cursor"]
+            if search:
+                text.highlight_words([search], styles["match"], case_sensitive=False)
+        strip = _strip(text, width, styles["cursor"] if is_cursor else base, self.app.console)
         self._strips[key] = strip
         if len(self._strips) > STRIP_CACHE:
             self._strips.popitem(last=False)
@@ -312,7 +314,21 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style_cache = None
+        self._texts.clear()
         self._strips.clear()
+
+    def _styles(self) -> dict[str, Style]:
+        """The base, cursor, match and empty-message styles (looked up once per style change)."""
+        if self._style_cache is None:
+            base = self.rich_style
+            self._style_cache = {
+                "base": base,
+                "cursor": base + self.get_component_rich_style("stream--cursor"),
+                "match": self.get_component_rich_style("stream--match"),
+                "empty": base + self.get_component_rich_style("stream--empty"),
+            }
+        return self._style_cache
 
     # -- internals -----------------------------------------------------------------------
 
@@ -324,6 +340,7 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
             return text
         event, problem, raw = self.event_log.parse(position)
         text = event_line(event) if event is not None else malformed_line(raw, problem)
+        text.style = self._styles()["base"]  # rendered on the widget's background
         self._texts[key] = text
         if len(self._texts) > TEXT_CACHE:
             self._texts.popitem(last=False)
@@ -339,7 +356,7 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
         return self.scrollable_content_region.height - 1
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.row_count)
+        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count)
 
     def _move_cursor(self, row: int, center: bool = False) -> None:
         rows = self.row_count
@@ -362,7 +379,8 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
 
 
 def _strip(text: Text, width: int, base: Style, console) -> Strip:  # type: ignore[no-untyped-def]
-    line = text.copy()
-    line.truncate(width, overflow="ellipsis")
-    segments = [Segment(s.text, s.style, s.control) for s in line.render(console) if s.text != "\n"]
-    return Strip(segments).crop_extend(0, width, base).apply_style(base)
+    """One screen line: the text cut at `width` (an ellipsis marks the cut), padded with `base`."""
+    if text.cell_len > width:
+        strip = Strip(list(text.render(console))).crop(0, max(0, width - 1))
+        return Strip.join([strip, Strip([Segment("…", text.get_style_at_offset(console, width - 1))], 1)])
+    return Strip(list(text.render(console)), text.cell_len).extend_cell_length(width, base)
