@@ -44,7 +44,7 @@ def test_logger_stamps_events_with_the_clock_it_is_given(tmp_path: Path) -> None
         turn.execution_result({"success": True, "message": "Found 15 tasks"})
     logger.close()
     stamps = [event["ts"] for event in read_events(tmp_path / "p.jsonl")]
-    assert stamps == ["2026-11-04T09:30:00Z", "2026-11-04T09:30:01Z", "2026-11-04T09:30:02Z"]
+    assert stamps == ["2026-11-04T09:30:00.000000Z", "2026-11-04T09:30:01.000000Z", "2026-11-04T09:30:02.000000Z"]
 
 
 def test_logger_clock_defaults_to_now(tmp_path: Path) -> None:
