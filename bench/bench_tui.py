@@ -171,7 +171,7 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
         memory.start()
         screen = term.wait(lambda s: any(marker in s for marker in markers), "the first screen")
         figures["first screen s"] = time.perf_counter() - start
-        term.wait(tool.loaded, "everything loaded")
+        term.wait(tool.loaded, "everything loaded", interval=0.05)
         figures["all loaded s"] = time.perf_counter() - start
         time.sleep(0.5)
 
@@ -207,7 +207,8 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
                 term.send("f")
             expected = tool.events + args.appends + writer.written
             try:
-                screen = term.wait(lambda s: tool.count(s) == expected, "the final count", timeout=30)
+                screen = term.wait(lambda s: tool.count(s) == expected, "the final count", timeout=30,
+                                   interval=0.05)
                 figures["dropped events"] = 0
             except TimeoutError:
                 screen = term.capture()
@@ -244,12 +245,17 @@ class Terminal:
     def send(self, key: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
 
-    def wait(self, condition: Callable[[str], bool], what: str, timeout: float = TIMEOUT) -> str:
+    def wait(self, condition: Callable[[str], bool], what: str, timeout: float = TIMEOUT,
+             interval: float = 0.0) -> str:
+        """Capture until `condition(screen)`; back to back for latencies, every `interval` s for
+        long waits (each capture costs the tmux server some CPU, taken from the app measured)."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             screen = self.capture()
             if condition(screen):
                 return screen
+            if interval:
+                time.sleep(interval)
         raise TimeoutError(f"timed out waiting for {what}")
 
     def stop(self) -> None:

@@ -29,16 +29,15 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from tui.bars import KEY_KINDS, KEY_LABELS, Status, StatusBar, TypeBar
-from tui.detail import DetailScreen
-from tui.help import HelpScreen
 from tui.history import History, load_history
-from tui.index import ALL_KINDS, EventIndex
+from tui.index import ALL_KINDS, CODES, EventIndex
 from tui.log import TAIL, EventLog
 from tui.search import Search
 from tui.stream import StreamView
 from tui.watcher import watch
 
 UPDATES_PER_SECOND = 20
+ERROR_CODE = CODES["error"]
 BUSY_UPDATES_PER_SECOND = 10  # when every update brings a screenful of new rows anyway
 BUSY_ROWS = 100  # rows per update above which the log counts as busy
 POLL_BUDGET = 0.03  # seconds of reading per poll before the screen gets a turn
@@ -59,6 +58,8 @@ class MonitorApp(App[None]):
                   show=number == 1, key_display="1-7" if number == 1 else None)
           for number, label in enumerate(KEY_LABELS, start=1)),
         Binding("0", "all_kinds", "All types", show=False),
+        Binding("e", "next_error", "Next error", show=False),
+        Binding("E", "previous_error", "Previous error", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -257,7 +258,7 @@ class MonitorApp(App[None]):
     # -- actions -------------------------------------------------------------------------
 
     STREAM_ACTIONS = frozenset({"toggle_follow", "search", "next_match", "previous_match", "toggle_kind",
-                                "all_kinds", "clear_search", "open_detail"})
+                                "all_kinds", "clear_search", "open_detail", "next_error", "previous_error"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Stream keys act on the stream only while it is on screen (not under the detail view)."""
@@ -319,7 +320,34 @@ class MonitorApp(App[None]):
     def action_previous_match(self) -> None:
         self._jump(forward=False)
 
+    def action_next_error(self) -> None:
+        self._jump_to_error(forward=True)
+
+    def action_previous_error(self) -> None:
+        self._jump_to_error(forward=False)
+
+    def _jump_to_error(self, forward: bool) -> None:
+        """Move to the next (newer) or previous (older) error event, without wrapping."""
+        stream = self.stream
+        if ERROR_CODE not in stream.kinds:
+            self.notify("Error events are hidden: 4 shows them", timeout=2)
+            return
+        kinds = self.event_log.index.kinds
+        here = stream.cursor_position
+        if here is None:
+            here = stream.shown
+        if forward:
+            found = kinds.find(ERROR_CODE, here + 1, stream.shown)
+        else:
+            found = kinds.rfind(ERROR_CODE, 0, max(0, here))
+        if found < 0:
+            self.notify("No newer error" if forward else "No older error", timeout=2)
+            return
+        stream.go_to(found)
+
     def action_help(self) -> None:
+        from tui.help import HelpScreen  # imported when first needed: a faster first screen
+
         self.push_screen(HelpScreen())
 
     def action_open_detail(self) -> None:
@@ -327,6 +355,8 @@ class MonitorApp(App[None]):
 
     @on(StreamView.Opened)
     def _open_detail(self, message: StreamView.Opened) -> None:
+        from tui.detail import DetailScreen  # imported when first needed (pygments is slow to load)
+
         turn = self.event_log.turn_of(message.position)
         self.push_screen(DetailScreen(self.event_log, message.position, turn))
 
@@ -388,6 +418,8 @@ class MonitorApp(App[None]):
         yield SystemCommand("Open event detail", "Full JSON and the whole turn of the event under "
                             "the cursor (Enter)", self.action_open_detail)
         yield SystemCommand("Go to oldest event", "Home, g", stream.action_first)
+        yield SystemCommand("Next error", "The next newer error event (e)", self.action_next_error)
+        yield SystemCommand("Previous error", "The next older error event (E)", self.action_previous_error)
         yield SystemCommand("Show every event type", "0", self.action_all_kinds)
         for number, label in enumerate(KEY_LABELS, start=1):
             yield SystemCommand(f"Show / hide {label}", f"Toggle {label} events ({number})",

@@ -21,6 +21,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("/", "search text (Enter to search, empty to clear)"),
     ("n  N", "next (newer) / previous (older) match"),
     ("Escape", "clear the search"),
+    ("e  E", "next (newer) / previous (older) error event"),
     *((str(number), f"show / hide {label}") for number, label in enumerate(KEY_LABELS[:-1], start=1)),
     (str(len(KEY_LABELS)), "show / hide other: unknown event types and malformed lines"),
     ("0", "show every type"),

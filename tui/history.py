@@ -403,10 +403,6 @@ def _child() -> None:
     import ast
 
     spec, partial = ast.literal_eval(sys.argv[1])
-    try:
-        os.nice(5)  # the screen the user is looking at comes first
-    except OSError:
-        pass
     run = [(Segment(LogFile(slot, Path(), 0, 0), fd, start, None if end < 0 else end), slot)
            for slot, fd, start, end in spec]
     out = sys.stdout.buffer

@@ -191,6 +191,29 @@ def test_detail_shows_json_and_turn_and_escape_returns_to_the_same_place(log: Pa
     run(scenario())
 
 
+def test_error_jumps(log: Path) -> None:
+    E = ev.EventType.ERROR
+    items = numbered(20)
+    items[4] = event(E, stage="execution", error="first failure")
+    items[15] = event(E, stage="validation", error="second failure")
+    write_log(log, items)
+
+    async def scenario() -> None:
+        app = make_app(log)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("E")
+            assert app.stream.cursor_position == 15 and "PAUSED" in status_line(app)
+            await pilot.press("E")
+            assert app.stream.cursor_position == 4
+            await pilot.press("E")  # none older: stays
+            assert app.stream.cursor_position == 4
+            await pilot.press("e")
+            assert app.stream.cursor_position == 15
+            assert any("second failure" in line for line in screen_lines(app))
+
+    run(scenario())
+
+
 def test_rotation_while_running(log: Path) -> None:
     write_log(log, numbered(5))
 
