@@ -35,7 +35,12 @@ def truncate(text: str, limit: int) -> str:
     """Cut `text` to `limit` characters, saying how much was cut."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
+    return text[:limit] + truncation_marker(len(text) - limit)
+
+
+def truncation_marker(dropped: int) -> str:
+    """The one marker for text cut short, by the logger's cap or the redactor's."""
+    return f"…[truncated {dropped} chars]"
 
 
 def sanitize(value: Any, depth: int = 0) -> Any:

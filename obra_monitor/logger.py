@@ -93,6 +93,8 @@ class ProductionLogger:
             pii=privacy.redact_pii,
             secrets=privacy.redact_secrets,
             custom_patterns=privacy.redact_patterns,
+            # The redactor does the capping: it cuts at a blank, so no key is cut in half and leaks.
+            max_scan_chars=self.settings.max_field_chars,
         )
         self._wanted = {
             event_type: getattr(self.settings.events, toggle)
@@ -271,15 +273,18 @@ class ProductionLogger:
         self._emit(EventType.ERROR, session_id, turn, fields)
 
     def _text(self, value: Any) -> str:
-        """Free text from the host: capped, then redacted (capping first bounds the work)."""
+        """Free text from the host, capped at max_field_chars and redacted."""
         text = value if isinstance(value, str) else str(value)
         if len(text) > self._field_cap:
             self._truncated += 1
-            text = truncate(text, self._field_cap)
-        return self._redactor.redact(text) if self._redactor.enabled else text
+        if self._redactor.enabled:
+            return self._redactor.redact(text)
+        return truncate(text, self._field_cap)
 
     def _clean_value(self, value: Any) -> Any:
         """Strings anywhere inside a context/entities structure get the same treatment as text."""
+        if self._redactor.enabled:
+            return self._redactor.redact_value(value)  # also blanks values under keys like "password"
         if isinstance(value, str):
             return self._text(value)
         if isinstance(value, Mapping):

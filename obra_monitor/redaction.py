@@ -30,6 +30,7 @@ from itertools import repeat
 from operator import call
 from typing import Final, TypeVar
 
+from obra_monitor.encoding import truncation_marker
 from obra_monitor.errors import ConfigError
 
 EMAIL: Final = "[EMAIL]"
@@ -518,7 +519,7 @@ class Redactor:
         marker = ""
         if len(text) > self._max_scan_chars:
             cut = _cut_point(text, self._max_scan_chars)
-            marker = f"…[unscanned: {len(text) - cut} chars dropped]"
+            marker = truncation_marker(len(text) - cut)
             text = text[:cut]
         if not any(map(call, self._gate_tests, repeat(text))):  # the fast path: nothing to look at
             return text + marker

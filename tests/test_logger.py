@@ -469,3 +469,23 @@ def test_timestamps_are_fixed_width_even_on_a_whole_second(tmp_path: Path) -> No
     logger.close()
     assert [e["ts"] for e in read_events(logger.log_path)] == [
         "2026-12-04T12:00:05.000000Z", "2026-12-04T12:00:05.000007Z"]
+
+
+def test_a_key_straddling_the_field_cap_is_dropped_whole_not_half_logged(tmp_path: Path) -> None:
+    logger = make_logger(tmp_path)
+    text = "x" * 8180 + " AKIAIOSFODNN7EXAMPLE more"
+    logger.log_user_input(SESSION, text)
+    logger.close()
+    logged = read_events(logger.log_path)[0]["input"]
+    assert logged == "x" * 8180 + " " + f"…[truncated {len(text) - 8181} chars]"
+    assert "AKIA" not in logger.log_path.read_text()
+    assert logger.stats.fields_truncated == 1
+
+
+def test_context_values_under_secret_keys_are_redacted(tmp_path: Path) -> None:
+    logger = make_logger(tmp_path)
+    logger.log_error(SESSION, "execution", RuntimeError("login failed"),
+                     context={"user": "bob", "password": "hunter2", "attempt": 2})
+    logger.close()
+    assert read_events(logger.log_path)[0]["context"] == {"user": "bob", "password": "[SECRET]", "attempt": 2}
+    assert "hunter2" not in logger.log_path.read_text()

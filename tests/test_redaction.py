@@ -187,7 +187,7 @@ def test_text_beyond_the_cap_is_dropped_and_marked() -> None:
     redacted = redactor.redact(text)
     assert redacted.startswith("mail [EMAIL] now tail tail tail")
     kept = len("mail bob@example.com now tail tail tail ")
-    assert redacted.endswith(f"…[unscanned: {len(text) - kept} chars dropped]")
+    assert redacted.endswith(f"…[truncated {len(text) - kept} chars]")
 
 
 def test_a_secret_straddling_the_cap_is_dropped_whole() -> None:
@@ -195,7 +195,7 @@ def test_a_secret_straddling_the_cap_is_dropped_whole() -> None:
     text = "x" * 30 + " " + key + " and more text after it"
     redacted = Redactor(max_scan_chars=40).redact(text)
     assert "AKIA" not in redacted
-    assert redacted == "x" * 30 + " " + f"…[unscanned: {len(text) - 31} chars dropped]"
+    assert redacted == "x" * 30 + " " + f"…[truncated {len(text) - 31} chars]"
 
 
 def test_text_at_the_cap_is_scanned_whole() -> None:
@@ -205,7 +205,7 @@ def test_text_at_the_cap_is_scanned_whole() -> None:
 
 def test_one_long_token_is_cut_at_the_cap() -> None:
     text = "z" * 100
-    assert Redactor(max_scan_chars=40).redact(text) == "z" * 40 + "…[unscanned: 60 chars dropped]"
+    assert Redactor(max_scan_chars=40).redact(text) == "z" * 40 + "…[truncated 60 chars]"
 
 
 def test_a_disabled_redactor_leaves_long_text_alone() -> None:
