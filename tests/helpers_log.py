@@ -145,3 +145,14 @@ def fixture_events() -> list[dict[str, Any]]:
         event(X, OLD, None, old_ts, success=True, message="Answered", entities_affected={},
               total_duration_ms=700),
     ]
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every event of a rotated set, oldest file first, parsed plainly (not through reader.py,
+    so a reader bug cannot hide a writer bug)."""
+    rotated = sorted(path.parent.glob(path.name + ".[0-9]*"), key=lambda p: -int(p.suffix[1:]))
+    events = []
+    for file in [*rotated, path]:
+        if file.exists():
+            events.extend(orjson.loads(raw) for raw in file.read_bytes().splitlines())
+    return events

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import subprocess
@@ -16,6 +15,7 @@ import pexpect
 import pytest
 
 from obra_monitor.example_repl import InteractiveMode, RuleBasedNLProcessor, app_config
+from tests.helpers_log import read_events
 
 BIN = Path(sys.executable).with_name("obra-monitor")
 COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "obra_monitor"]
@@ -41,15 +41,6 @@ SESSION_LINES = [
     "/history",
     "exit",
 ]
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    rotated = sorted(path.parent.glob(path.name + ".[0-9]*"), key=lambda p: -int(p.suffix[1:]))
-    events = []
-    for file in [*rotated, path]:
-        if file.exists():
-            events.extend(json.loads(raw) for raw in file.read_bytes().splitlines())
-    return events
 
 
 def write_config(tmp_path: Path, log: Path, **extra: str) -> Path:

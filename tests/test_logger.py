@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -24,39 +22,10 @@ from obra_monitor import (
 )
 from obra_monitor import logger as logger_module
 from obra_monitor.errors import ConfigError
+from obra_monitor.example_repl import EntityType, OperationContext, OperationType, ParsedIntent
+from tests.helpers_log import read_events
 
 SESSION = "3f2b8c1e-8d4a-4b7e-9c11-2a6f1e0d9b77"
-
-
-# -- Obra's types, as the logger meets them -----------------------------------------------
-
-class OperationType(Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    QUERY = "query"
-
-
-class EntityType(Enum):
-    PROJECT = "project"
-    TASK = "task"
-
-
-@dataclass
-class OperationContext:
-    operation: OperationType
-    entity_type: EntityType
-    identifier: int | str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ParsedIntent:
-    intent_type: str
-    operation_context: OperationContext | None
-    original_message: str
-    confidence: float
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 DELETE_ALL = ParsedIntent(
@@ -78,15 +47,6 @@ class ValidationException(Exception):
 def make_logger(tmp_path: Path, **section: Any) -> ProductionLogger:
     section.setdefault("path", str(tmp_path / "logs" / "production.jsonl"))
     return ProductionLogger(section)
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    rotated = sorted(path.parent.glob(path.name + ".[0-9]*"), key=lambda p: -int(p.suffix[1:]))
-    events = []
-    for file in [*rotated, path]:
-        if file.exists():
-            events.extend(json.loads(raw) for raw in file.read_bytes().splitlines())
-    return events
 
 
 # -- the Obra API -----------------------------------------------------------------------------

@@ -17,20 +17,12 @@ import pytest
 from obra_monitor.cli import main
 from obra_monitor.logger import ProductionLogger
 from obra_monitor.simulate import Simulation, demo_settings
+from tests.helpers_log import read_events
 
 SESSION = "3f2b8c1e-8d4a-4b7e-9c11-2a6f1e0d9b77"
 BIN = Path(sys.executable).with_name("obra-monitor")
 COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "obra_monitor"]
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    rotated = sorted(path.parent.glob(path.name + ".[0-9]*"), key=lambda p: -int(p.suffix[1:]))
-    events = []
-    for file in [*rotated, path]:
-        if file.exists():
-            events.extend(json.loads(raw) for raw in file.read_bytes().splitlines())
-    return events
 
 
 # -- the logger's clock hook, which backfilled history relies on -----------------------------
