@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -52,13 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only events since then: 30m, 24h, 7d, 2w (before now) or an ISO date/time (UTC if no offset)")
     parser.add_argument("--session", metavar="ID", help="only this session (a unique prefix is enough)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (keys: docs/reference/analyze-json.md)")
-    parser.add_argument("--top", type=_positive, default=10, metavar="N", help="rows in the top-N tables (default 10)")
-    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
+    parser.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows in the top-N tables (default 10)")
+    parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                         help="worker processes (default: one per CPU for logs over 32 MB)")
     parser.set_defaults(run=run)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type for counts such as --top and --jobs."""
     try:
         value = int(text)
     except ValueError:
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--session: expected a session id or a prefix of one")
     files = require_log(path)
     selection = Selection(since=since, session=args.session)
-    result = _aggregate_with_progress(path, files, selection, args.top, args.jobs)
+    with reading_progress(path, files) as progress:
+        result = aggregate(path, selection=selection, top=args.top, jobs=args.jobs, progress=progress)
     if args.session:
         _check_session(args.session, result)
     report = build_report(result, path, selection, args.top)
@@ -118,16 +122,18 @@ def require_log(path: Path) -> list[Path]:
     return files
 
 
-def _aggregate_with_progress(path: Path, files: list[Path], selection: Selection, top: int,
-                             jobs: int | None) -> Aggregate:
+@contextmanager
+def reading_progress(path: Path, files: list[Path]) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient bar on stderr while a big log is read: yields the callback to feed it,
+    or None when the log is small or stderr is not a terminal."""
     size = sum(f.stat().st_size for f in files if f.exists())
     if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-        return aggregate(path, selection=selection, top=top, jobs=jobs)
+        yield None
+        return
     columns = (TextColumn("reading {task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(clean_text(path.name), total=size)
-        return aggregate(path, selection=selection, top=top, jobs=jobs,
-                         progress=lambda done, total: progress.update(task, completed=done, total=total))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(clean_text(path.name), total=size)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _check_session(prefix: str, result: Aggregate) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from obra_monitor import events as ev
-from obra_monitor.analyze import PROGRESS_MIN_BYTES, parse_since, require_log
+from obra_monitor.analyze import parse_since, positive_int, reading_progress, require_log
 from obra_monitor.config import resolve_log_path
 from obra_monitor.errors import UsageError
 from obra_monitor.reader import EventScan, LogSet, Segment
@@ -73,21 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--since", metavar="WHEN",
                         help="only events since then: 30m, 24h, 7d, 2w (before now) "
                              "or an ISO date/time (UTC if no offset)")
-    parser.add_argument("--top", type=_positive, default=10, metavar="N", help="rows in the tables (default 10)")
-    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
+    parser.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows in the tables (default 10)")
+    parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                         help="worker processes (default: one per CPU for logs over 32 MB)")
     parser.add_argument("--open", action="store_true", help="open the page in the web browser when written")
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,14 +86,8 @@ def run(args: argparse.Namespace) -> int:
     files = require_log(path)
     output = Path(args.output).expanduser()
     check_output(output)  # before reading a big log, not after
-    size = sum(f.stat().st_size for f in files if f.exists())
-    progress = _ProgressBar(path, size) if size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() else None
-    try:
-        data = build_data(path, since=since, top=args.top, jobs=args.jobs,
-                          progress=progress.update if progress else None)
-    finally:
-        if progress is not None:
-            progress.close()
+    with reading_progress(path, files) as progress:
+        data = build_data(path, since=since, top=args.top, jobs=args.jobs, progress=progress)
     page = render_html(data)
     write_page(output, page)
     print(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB): {_describe(data)}")
@@ -304,24 +288,3 @@ def write_page(output: Path, page: str) -> None:
             raise
     except OSError as exc:
         raise UsageError(f"-o {output}: cannot write: {exc.strerror or exc}") from None
-
-
-class _ProgressBar:
-    """A transient progress bar on stderr while a big log is read."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from obra_monitor.render import clean_text
-
-        self._progress = Progress(TextColumn("reading {task.description}"), BarColumn(), DownloadColumn(),
-                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self._progress.start()
-        self._task = self._progress.add_task(clean_text(path.name), total=size)
-
-    def update(self, done: int, total: int) -> None:
-        self._progress.update(self._task, completed=done, total=total)
-
-    def close(self) -> None:
-        self._progress.stop()
