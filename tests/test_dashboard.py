@@ -11,6 +11,7 @@ import html.parser
 import json
 import math
 import os
+import subprocess
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -482,16 +483,17 @@ def test_unwritable_output_is_exit_2_before_reading(log, tmp_path, capsys, where
     assert err.startswith(f"obra-monitor: -o {target}: ") and "Traceback" not in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no read-only directory to try")
-def test_read_only_directory_is_exit_2(log, tmp_path, capsys):  # pragma: no cover - CI runs as root
+def test_read_only_directory_is_exit_2(log, tmp_path, capsys):
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o555)
+    # Root ignores mode bits; the immutable attribute stops root too, where the filesystem has it.
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
     try:
         assert main(["dashboard", str(log), "-o", str(locked / "d.html")]) == 2
         assert "cannot write" in capsys.readouterr().err
     finally:
-        locked.chmod(0o755)
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
 
 
 def test_empty_log_writes_a_page_that_says_so(tmp_path, capsys):
