@@ -31,11 +31,14 @@ import heapq
 import math
 import random
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -1005,3 +1008,28 @@ def _rate(text: str) -> float:
     if not value >= 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"expected events per second (0 = as fast as possible), got {text!r}")
     return value
+
+
+@contextmanager
+def background_demo(rate: float = 8.0, history_sessions: int = 200) -> Iterator[Path]:
+    """A throwaway log with 30 days of history, then live traffic from a child process.
+
+    For `obra-monitor tui --demo`: the child has its own interpreter, so the
+    simulation never competes with the TUI for the GIL; both go when the block ends.
+    """
+    with tempfile.TemporaryDirectory(prefix="obra-monitor-demo-") as directory:
+        path = Path(directory) / "production.jsonl"
+        command = [sys.executable, "-m", "obra_monitor", "demo", "--path", str(path)]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run([*command, "--rate", "0", "--sessions", str(history_sessions)], check=False, **quiet)
+        child = subprocess.Popen([*command, "--rate", f"{rate:g}"], **quiet)
+        try:
+            yield path
+        finally:
+            child.terminate()  # the demo ends cleanly on SIGTERM
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
