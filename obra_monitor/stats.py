@@ -26,10 +26,17 @@ Merging. `a.merge(b)` adds `b` (which must come *after* `a` in the log) into
 of a file scanned in parallel, or a time bucket): execution_results whose
 nl_result it has not seen are kept aside and joined during the merge. This
 is what makes `aggregate()` parallel, and what a rolling window can reuse.
+
+Live views. `headline()` is the part of summary() a live view refreshes (the
+same code: summary() is built on it); `session_summary()` and `session_ids()`
+feed a sessions panel; `RollingWindow` gives the headline figures of the last
+N seconds of event time (the TUI's stats panel and alert rules), in memory
+bounded by the window.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -52,7 +59,8 @@ INPUT_KEEP = 200  # characters of a turn's input kept for the slowest-turns tabl
 MESSAGE_KEEP = 300  # characters of an example failure message kept
 
 # Session state slots (a list per session, for speed).
-_EVENTS, _ERRORS, _FAILED, _FIRST, _LAST, _IN_SEEN, _IN_TURN, _IN_TEXT, _NL_SEEN, _NL_TURN, _NL_OP = range(11)
+(_EVENTS, _ERRORS, _FAILED, _FIRST, _LAST, _IN_SEEN, _IN_TURN, _IN_TEXT, _NL_SEEN, _NL_TURN, _NL_OP,
+ _INPUTS, _NLS, _EXECS, _OK) = range(15)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:
@@ -178,6 +186,7 @@ class Stats:
         self.impl_ms = array("d")
         self.impl = [0, 0]  # responses with a success flag, succeeded
         self.errors = 0
+        self.errors_not_recoverable = 0  # error events whose `recoverable` is not true
         self.errors_by_stage: dict[str | None, int] = {}
         # (error_type, stage, normalized message) -> [count, example, example ts, session, turn, ts]
         self.error_modes: dict[tuple[Any, ...], list[Any]] = {}
@@ -235,8 +244,9 @@ class Stats:
                 st = sessions.get(s)
                 if st is None:
                     # events, errors, failed executions, first ts, last ts,
-                    # input seen, input turn, input text, nl seen, nl turn, nl operation
-                    st = sessions[s] = [0, 0, 0, ts, ts, False, None, None, False, None, None]
+                    # input seen, input turn, input text, nl seen, nl turn, nl operation,
+                    # user inputs, nl results, executions, succeeded executions
+                    st = sessions[s] = [0, 0, 0, ts, ts, False, None, None, False, None, None, 0, 0, 0, 0]
                 elif ts is not None and (st[4] is None or ts > st[4]):
                     st[4] = ts
                 st[0] += 1
@@ -278,6 +288,7 @@ class Stats:
                     st[8] = True
                     st[9] = tn if tn.__class__ is int_ else None
                     st[10] = op if op.__class__ is str_ and op else None
+                    st[12] += 1
 
             elif t == EXECUTION_RESULT:
                 n_exec += 1
@@ -317,8 +328,12 @@ class Stats:
                     elif ok is False:
                         slot[2] += 1
                         self._execution_failed(op, e.get(MESSAGE), s, tn, ts)
-                if ok is False and st is not None:
-                    st[2] += 1
+                if st is not None:
+                    st[13] += 1
+                    if ok is True:
+                        st[14] += 1
+                    elif ok is False:
+                        st[2] += 1
 
             elif t == USER_INPUT:
                 n_user += 1
@@ -330,6 +345,7 @@ class Stats:
                     st[5] = True
                     st[6] = tn if tn.__class__ is int_ else None
                     st[7] = text[:INPUT_KEEP] if text.__class__ is str_ else None
+                    st[11] += 1
 
             elif t == ORCH_PROMPT:
                 n_orch += 1
@@ -393,6 +409,8 @@ class Stats:
         if stage.__class__ is not str or not stage:
             stage = None
         self.errors_by_stage[stage] = self.errors_by_stage.get(stage, 0) + 1
+        if e.get(ev.RECOVERABLE) is not True:
+            self.errors_not_recoverable += 1
         error_type = e.get(ev.ERROR_TYPE)
         if error_type.__class__ is not str or not error_type:
             error_type = None
@@ -469,6 +487,7 @@ class Stats:
         self.user_inputs += later.user_inputs
         self.nl_results += later.nl_results
         self.errors += later.errors
+        self.errors_not_recoverable += later.errors_not_recoverable
         self.other_modes += later.other_modes
         _add_counts(self.by_type, later.by_type)
         _add_counts(self.errors_by_stage, later.errors_by_stage)
@@ -495,9 +514,8 @@ class Stats:
             if st is None:
                 self.sessions[session] = theirs
                 continue
-            st[_EVENTS] += theirs[_EVENTS]
-            st[_ERRORS] += theirs[_ERRORS]
-            st[_FAILED] += theirs[_FAILED]
+            for slot in (_EVENTS, _ERRORS, _FAILED, _INPUTS, _NLS, _EXECS, _OK):
+                st[slot] += theirs[slot]
             if st[_FIRST] is None:
                 st[_FIRST] = theirs[_FIRST]
             if theirs[_LAST] is not None and (st[_LAST] is None or theirs[_LAST] > st[_LAST]):
@@ -537,13 +555,67 @@ class Stats:
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
     def session_summary(self, session: str) -> dict[str, Any] | None:
-        """Counters of one session (for a sessions panel): events, errors, failed executions,
-        first ts seen and latest ts."""
+        """Counters of one session (for a sessions panel): events, errors, turns (its user
+        inputs, else NL results, else executions: the `turns` rule), executions, succeeded and
+        failed ones, their success rate, first ts seen and latest ts."""
         st = self.sessions.get(session)
         if st is None:
             return None
+        ok, failed = st[_OK], st[_FAILED]
         return {"events": st[_EVENTS], "errors": st[_ERRORS], "failed_executions": st[_FAILED],
-                "first_ts": st[_FIRST], "last_ts": st[_LAST]}
+                "first_ts": st[_FIRST], "last_ts": st[_LAST],
+                "turns": st[_INPUTS] or st[_NLS] or st[_EXECS], "executions": st[_EXECS],
+                "succeeded": ok, "success_rate": ok / (ok + failed) if ok + failed else None}
+
+    SESSION_ORDERS = ("last", "errors", "turns")
+
+    def session_ids(self, order: str = "last") -> list[str]:
+        """Every session id, most recently active first ("last": latest ts, as text), most
+        errors first ("errors"; then most recent) or most turns first ("turns"; then most recent)."""
+        sessions = self.sessions
+        names = list(sessions)
+        lasts = [st[_LAST] or "" for st in sessions.values()]
+        if order == "last":
+            keys: list[Any] = lasts
+        elif order == "errors":
+            keys = list(zip([st[_ERRORS] for st in sessions.values()], lasts))
+        elif order == "turns":
+            keys = list(zip([st[_INPUTS] or st[_NLS] or st[_EXECS] for st in sessions.values()], lasts))
+        else:
+            raise ValueError(f"unknown session order {order!r}; expected one of {self.SESSION_ORDERS}")
+        ranks = sorted(range(len(names)), key=keys.__getitem__, reverse=True)
+        return [names[i] for i in ranks]
+
+    @property
+    def failed_executions(self) -> int:
+        """Execution results with success false (joined or not)."""
+        return sum(slot[2] for slot in self.operation_counts().values())
+
+    def headline(self) -> dict[str, Any]:
+        """The figures a live view shows, as summary() computes them (the same code): events,
+        turns, time_range, latency_ms, execution, validation, errors (total, rate)."""
+        operations = self.operation_counts()
+        executed = [sum(slot[i] for slot in operations.values()) for i in range(3)]
+        turns = self.turns
+        passed, failed = self.validation
+        first, last = self.time_range()
+        return {
+            "events": self.events,
+            "turns": turns,
+            "time_range": {"first": first, "last": last},
+            "latency_ms": {
+                "nl": latency_summary(self.nl_ms),
+                "execution": latency_summary(self.exec_ms),
+                "implementer": latency_summary(self.impl_ms),
+            },
+            "execution": _rate(
+                {"total": executed[0], "succeeded": executed[1], "failed": executed[2]},
+                executed[1], executed[1] + executed[2],
+            ),
+            "validation": {"passed": passed, "failed": failed,
+                           "failure_rate": failed / (passed + failed) if passed + failed else None},
+            "errors": {"total": self.errors, "rate": self.errors / turns if turns else None},
+        }
 
     def sessions_with_most_failures(self, n: int | None = None) -> list[dict[str, Any]]:
         """The `n` (default: top) sessions with the most errors plus failed executions, most
@@ -572,10 +644,9 @@ class Stats:
     def summary(self, top: int | None = None) -> dict[str, Any]:
         """Every figure, as plain JSON-ready data. Keys: docs/reference/analyze-json.md."""
         top = self.top if top is None else top
+        head = self.headline()
         operations = self.operation_counts()
-        executed = [sum(slot[i] for slot in operations.values()) for i in range(3)]
-        turns = self.turns
-        passed, failed = self.validation
+        turns = head["turns"]
         intents: dict[str, list[Any]] = {}
         for raw, slot in self.intents.items():
             _add_into(intents, _norm_intent(raw) or ev.UNKNOWN, slot)
@@ -587,11 +658,10 @@ class Stats:
                 exec_failures[key] = list(slot)
             else:
                 _fold_failure(have, slot)
-        first, last = self.time_range()
         by_type = sorted(self.by_type.items(), key=lambda kv: (-kv[1], kv[0]))
         return {
-            "events": {"total": self.events, "by_type": dict(by_type)},
-            "time_range": {"first": first, "last": last},
+            "events": {"total": head["events"], "by_type": dict(by_type)},
+            "time_range": head["time_range"],
             "sessions": {
                 "count": len(self.sessions),
                 "with_failures": sum(1 for st in self.sessions.values() if st[_ERRORS] or st[_FAILED]),
@@ -602,12 +672,8 @@ class Stats:
                 op: _rate({"total": total, "succeeded": ok, "failed": bad}, ok, ok + bad)
                 for op, (total, ok, bad) in sorted(operations.items(), key=lambda kv: (-kv[1][0], kv[0]))
             },
-            "execution": _rate(
-                {"total": executed[0], "succeeded": executed[1], "failed": executed[2]},
-                executed[1], executed[1] + executed[2],
-            ),
-            "validation": {"passed": passed, "failed": failed,
-                           "failure_rate": failed / (passed + failed) if passed + failed else None},
+            "execution": head["execution"],
+            "validation": head["validation"],
             "confidence": {
                 "by_intent": {
                     intent: {"count": n, "mean": total / scored if scored else None}
@@ -618,16 +684,11 @@ class Stats:
                     for stage, (total, n) in _stage_order(self.stage_confidence)
                 },
             },
-            "latency_ms": {
-                "nl": latency_summary(self.nl_ms),
-                "execution": latency_summary(self.exec_ms),
-                "implementer": latency_summary(self.impl_ms),
-            },
+            "latency_ms": head["latency_ms"],
             "implementer": {"responses": self.impl[0], "succeeded": self.impl[1],
                             "success_rate": self.impl[1] / self.impl[0] if self.impl[0] else None},
             "errors": {
-                "total": self.errors,
-                "rate": self.errors / turns if turns else None,
+                **head["errors"],
                 "rate_denominator": "turns",
                 "by_stage": {
                     stage or ev.UNKNOWN: {"count": n, "rate": n / turns if turns else None}
@@ -1154,3 +1215,283 @@ _WORKER_STATE: Any = None
 def _worker(index: int) -> tuple[Stats, int, list[Record]]:
     runs, selection, make, reporters = _WORKER_STATE
     return _aggregate_run(runs[index], selection, make, True, reporters[index])
+
+
+# ---------------------------------------------------------------------------
+# Rolling window: the last N seconds of event time (the TUI's live figures, alert rules)
+
+EXACT_LIMIT = 50_000  # durations of a kind in a window above which its percentiles are approximated
+RELATIVE_ACCURACY = 0.01  # of an approximated percentile
+_GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+_LOG_GAMMA = math.log(_GAMMA)
+_ZERO_BUCKET = -(1 << 30)
+# Slot (one second) layout: counters, then the durations of the second.
+(_W_EVENTS, _W_INPUTS, _W_NLS, _W_EXECS, _W_OK, _W_FAILED, _W_ERRORS, _W_PASSED, _W_INVALID,
+ _W_NL_MS, _W_EXEC_MS, _W_IMPL_MS) = range(12)
+_W_COUNTERS = 9
+_LATENCY_KINDS = (("nl", _W_NL_MS), ("execution", _W_EXEC_MS), ("implementer", _W_IMPL_MS))
+
+
+def _bucket(value: float) -> int:
+    """Log-scale histogram bucket k of a duration: gamma^(k-1) < value <= gamma^k."""
+    return math.ceil(math.log(value) / _LOG_GAMMA) if value > 0 else _ZERO_BUCKET
+
+
+def _bucket_value(k: int) -> float:
+    """The value standing for bucket k: within RELATIVE_ACCURACY of every value in it."""
+    return 0.0 if k == _ZERO_BUCKET else 2 * _GAMMA ** k / (_GAMMA + 1)
+
+
+class _Ranks(Sequence[float]):
+    """The values of a histogram as a sorted sequence (each within RELATIVE_ACCURACY of the
+    true value of its rank), so that `percentile()` reads it like sorted durations."""
+
+    def __init__(self, histogram: dict[int, int]) -> None:
+        self.keys = sorted(k for k, n in histogram.items() if n > 0)
+        self.ends = list(itertools.accumulate(histogram[k] for k in self.keys))
+
+    def __len__(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def __getitem__(self, rank):  # type: ignore[no-untyped-def, override]
+        if not 0 <= rank < len(self):
+            raise IndexError(rank)
+        return _bucket_value(self.keys[bisect.bisect_right(self.ends, rank)])
+
+
+class RollingWindow:
+    """Figures over the last `span` seconds of event time, ending at the newest event.
+
+    Fed like a Stats (`add_many`), in any order: the window ends at the second of the
+    newest `ts` seen and holds the events of the `span` seconds up to it, that is what
+    `Selection(since=<newest second> - span + 1 s)` would keep (times to the second);
+    older events are dropped as the newest advances. One slot per second keeps counters
+    and the durations, so the cost is bounded by the window, not the log.
+
+    `figures()` counts as `Stats.headline()` does: the same valid durations (numbers >= 0),
+    success rate over executions with a success flag, errors per turn (user inputs, else
+    NL results, else executions), validation failure rate; latencies with
+    `latency_summary()`, exactly while the window holds at most `exact_limit` durations of
+    a kind. Above that, the percentiles of that kind come from a log-scale histogram kept
+    alongside, each within RELATIVE_ACCURACY (1%) of the exact figure, read by the same
+    `percentile()` (count, min, mean and max stay exact).
+    """
+
+    def __init__(self, span: float = 300, *, exact_limit: int = EXACT_LIMIT) -> None:
+        if span < 1:
+            raise ValueError(f"span must be 1 second or more, got {span}")
+        self.span = int(span)
+        self.exact_limit = exact_limit
+        self.newest: int | None = None  # epoch second of the newest event
+        self.earliest: int | None = None  # epoch second of the oldest event seen (kept or not)
+        self.untimed = 0
+        self._slots: dict[int, list[Any]] = {}
+        self._order: list[int] = []  # heap of slot seconds
+        self._totals = [0] * _W_COUNTERS
+        self._histograms: dict[int, dict[int, int]] = {_W_NL_MS: {}, _W_EXEC_MS: {}, _W_IMPL_MS: {}}
+        self._counts = {_W_NL_MS: 0, _W_EXEC_MS: 0, _W_IMPL_MS: 0}
+        self._minutes: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM" -> epoch second
+        self._slices: dict[tuple[int, int], tuple[int, float | None]] = {}
+
+    # -- feeding ---------------------------------------------------------------------
+
+    @property
+    def start(self) -> int | None:
+        """The first second in the window."""
+        return None if self.newest is None else self.newest - self.span + 1
+
+    def second_of(self, ts: Any) -> int | None:
+        """The epoch second of a `ts` (None if unreadable); UTC stamps without parsing."""
+        if ts.__class__ is not str:
+            return None
+        if len(ts) >= 19 and ts[16] == ":" and (ts[-1] == "Z" or ts.endswith("+00:00")):
+            seconds = ts[17:19]
+            if seconds.isdigit() and seconds.isascii():
+                minute = self._minutes.get(ts[:16], -1)
+                if minute == -1:
+                    minute = self._minute(ts[:16])
+                if minute is not None:
+                    return minute + int(seconds)
+        parsed = ev.parse_ts(ts)
+        return None if parsed is None else math.floor(parsed.timestamp())
+
+    def _minute(self, prefix: str) -> int | None:
+        try:
+            value: int | None = int(datetime.fromisoformat(prefix + ":00+00:00").timestamp())
+        except ValueError:
+            value = None
+        if len(self._minutes) > 10_000:
+            self._minutes.clear()
+        self._minutes[prefix] = value
+        return value
+
+    def add(self, event: dict[str, Any]) -> int:
+        return self.add_many((event,))
+
+    def add_many(self, events: Iterable[dict[str, Any]]) -> int:
+        """Add events; returns how many fell before the window (or had no readable ts)."""
+        events = events if isinstance(events, list) else list(events)
+        TS = ev.TS
+        seconds = [self.second_of(e.get(TS)) for e in events]
+        known = [s for s in seconds if s is not None]
+        self.untimed += len(seconds) - len(known)
+        if known:
+            earliest = min(known)
+            if self.earliest is None or earliest < self.earliest:
+                self.earliest = earliest
+            latest = max(known)
+            if self.newest is None or latest > self.newest:
+                self.newest = latest
+                self._prune()
+        start = self.start
+        outside = len(seconds) - len(known)
+        if start is None:
+            return outside
+        for event, second in zip(events, seconds):
+            if second is None:
+                continue
+            if second < start:
+                outside += 1
+                continue
+            self._add(event, second)
+        return outside
+
+    def _add(self, e: dict[str, Any], second: int) -> None:  # noqa: C901 - one branch per type
+        slot = self._slots.get(second)
+        if slot is None:
+            slot = self._slots[second] = [0] * _W_COUNTERS + [array("d"), array("d"), array("d")]
+            heapq.heappush(self._order, second)
+        totals = self._totals
+        slot[_W_EVENTS] += 1
+        totals[_W_EVENTS] += 1
+        kind = e.get(ev.TYPE)
+        counter = duration = None
+        target = -1
+        if kind == ev.EventType.USER_INPUT:
+            counter = _W_INPUTS
+        elif kind == ev.EventType.NL_RESULT:
+            counter, duration, target = _W_NLS, e.get(ev.DURATION_MS), _W_NL_MS
+            validation = e.get(ev.VALIDATION)
+            if validation == ev.VALIDATION_PASSED:
+                slot[_W_PASSED] += 1
+                totals[_W_PASSED] += 1
+            elif validation == ev.VALIDATION_FAILED:
+                slot[_W_INVALID] += 1
+                totals[_W_INVALID] += 1
+        elif kind == ev.EventType.EXECUTION_RESULT:
+            counter, duration, target = _W_EXECS, e.get(ev.TOTAL_DURATION_MS), _W_EXEC_MS
+            ok = e.get(ev.SUCCESS)
+            if ok is True or ok is False:
+                outcome = _W_OK if ok else _W_FAILED
+                slot[outcome] += 1
+                totals[outcome] += 1
+        elif kind == ev.EventType.IMPL_RESPONSE:
+            duration, target = e.get(ev.DURATION_MS), _W_IMPL_MS
+        elif kind == ev.EventType.ERROR:
+            counter = _W_ERRORS
+        if counter is not None:
+            slot[counter] += 1
+            totals[counter] += 1
+        if target >= 0 and duration.__class__ in _NUMBER_TYPES and duration >= 0:  # type: ignore[operator]
+            slot[target].append(duration)
+            histogram = self._histograms[target]
+            k = _bucket(duration)  # type: ignore[arg-type]
+            histogram[k] = histogram.get(k, 0) + 1
+            self._counts[target] += 1
+
+    def _prune(self) -> None:
+        start = self.start
+        assert start is not None
+        order, slots, totals = self._order, self._slots, self._totals
+        while order and order[0] < start:
+            slot = slots.pop(heapq.heappop(order))
+            for i in range(_W_COUNTERS):
+                totals[i] -= slot[i]
+            for target, histogram in self._histograms.items():
+                values = slot[target]
+                self._counts[target] -= len(values)
+                for value in values:
+                    k = _bucket(value)
+                    n = histogram[k] - 1
+                    if n:
+                        histogram[k] = n
+                    else:
+                        del histogram[k]
+        if len(self._slices) > 4096:
+            self._slices.clear()
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def events(self) -> int:
+        return self._totals[_W_EVENTS]
+
+    def covered_seconds(self) -> int:
+        """Seconds of the window that have events in or before them: the span, or less while
+        the events seen so far began inside it."""
+        if self.newest is None or self.earliest is None:
+            return 0
+        return self.newest - max(self.start or 0, self.earliest) + 1
+
+    def latency(self, target: int) -> dict[str, Any]:
+        count = self._counts[target]
+        slots = [self._slots[second][target] for second in self._order]
+        if count <= self.exact_limit:
+            values = array("d")
+            for part in slots:
+                values.extend(part)
+            return latency_summary(values)
+        ranks = _Ranks(self._histograms[target])
+        result: dict[str, Any] = {"count": count, "min": min(min(p) for p in slots if p)}
+        result["mean"] = math.fsum(math.fsum(p) for p in slots) / count
+        for p in PERCENTILES:
+            result[f"p{p:g}"] = percentile(ranks, p)
+        result["max"] = max(max(p) for p in slots if p)
+        return result
+
+    def figures(self) -> dict[str, Any]:
+        """The window's figures: keys as Stats.headline(), plus span, start, end (epoch seconds),
+        covered (seconds), approximate (whether any percentile is), errors.per_minute and
+        events_per_minute (over the covered seconds, counted as at least a minute)."""
+        totals = self._totals
+        inputs, nls, execs = totals[_W_INPUTS], totals[_W_NLS], totals[_W_EXECS]
+        turns = inputs or nls or execs
+        ok, failed, passed, invalid = totals[_W_OK], totals[_W_FAILED], totals[_W_PASSED], totals[_W_INVALID]
+        errors = totals[_W_ERRORS]
+        minutes = max(self.covered_seconds() / 60, 1.0)
+        return {
+            "span": self.span, "start": self.start, "end": self.newest, "covered": self.covered_seconds(),
+            "events": totals[_W_EVENTS],
+            "events_per_minute": totals[_W_EVENTS] / minutes,
+            "turns": turns,
+            "latency_ms": {name: self.latency(target) for name, target in _LATENCY_KINDS},
+            "approximate": any(n > self.exact_limit for n in self._counts.values()),
+            "execution": _rate({"total": execs, "succeeded": ok, "failed": failed}, ok, ok + failed),
+            "validation": {"passed": passed, "failed": invalid,
+                           "failure_rate": invalid / (passed + invalid) if passed + invalid else None},
+            "errors": {"total": errors, "rate": errors / turns if turns else None, "per_minute": errors / minutes},
+        }
+
+    def series(self, slices: int, kind: str = "nl", p: float = 95) -> list[dict[str, Any]]:
+        """The window cut into `slices` equal slices of whole seconds, oldest first: for each,
+        its first second, events and the p-th percentile of the `kind` durations (exact; None
+        without any). A slice's percentile is kept until its events change."""
+        if self.newest is None or slices < 1:
+            return []
+        step = max(1, self.span // slices)
+        target = dict(_LATENCY_KINDS)[kind]
+        result = []
+        for k in range(slices):
+            first = self.newest - (slices - k) * step + 1
+            parts = [self._slots[s] for s in range(first, first + step) if s in self._slots]
+            events = sum(part[_W_EVENTS] for part in parts)
+            key = (first, step, target, p)  # type: ignore[assignment]
+            cached = self._slices.get(key)  # type: ignore[arg-type]
+            if cached is not None and cached[0] == events:
+                value = cached[1]
+            else:
+                values = sorted(itertools.chain.from_iterable(part[target] for part in parts))
+                value = percentile(values, p)
+                self._slices[key] = (events, value)  # type: ignore[index]
+            result.append({"start": first, "events": events, f"{kind}_p{p:g}": value})
+        return result

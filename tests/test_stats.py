@@ -268,7 +268,180 @@ def test_session_summary_for_a_sessions_panel():
     stats.add_many(fixture_events())
     assert stats.session_summary(SESSION_A) == {
         "events": 10, "errors": 2, "failed_executions": 1,
-        "first_ts": "2026-12-04T19:56:30.000000Z", "last_ts": "2026-12-04T19:57:04.000100Z"}
+        "first_ts": "2026-12-04T19:56:30.000000Z", "last_ts": "2026-12-04T19:57:04.000100Z",
+        "turns": 3, "executions": 2, "succeeded": 1, "success_rate": 0.5}
+    # Older loggers: turns are counted from user inputs all the same.
+    assert stats.session_summary(SESSION_OLD)["turns"] == 2
+    assert stats.session_summary(SESSION_B)["success_rate"] == 0.0
     assert stats.session_summary("nope") is None
     assert math.isclose(stats.summary()["latency_ms"]["nl"]["mean"], 15500 / 6)
     assert SESSION_OLD in stats.sessions
+
+
+# -- live views: headline, sessions, rolling window ----------------------------------------
+
+
+def test_headline_is_the_summary_s_figures():
+    stats = Stats()
+    stats.add_many(fixture_events())
+    head, summary = stats.headline(), stats.summary()
+    for key in ("latency_ms", "execution", "validation", "time_range", "turns"):
+        assert head[key] == summary[key]
+    assert head["events"] == summary["events"]["total"] == 22
+    assert head["errors"] == {"total": 3, "rate": 0.5}
+    assert stats.failed_executions == summary["execution"]["failed"] == 2
+    assert stats.errors_not_recoverable == 0
+
+
+def test_errors_not_recoverable_counts_false_and_missing_flags():
+    stats = Stats()
+    stats.add_many([event(E, recoverable=False), event(E), event(E, recoverable=True),
+                    event(E, recoverable="no")])
+    other = Stats(partial=True)
+    other.add(event(E, recoverable=False))
+    stats.merge(other)
+    assert stats.errors == 5 and stats.errors_not_recoverable == 4
+
+
+def test_session_ids_sorted_by_last_activity_errors_and_turns():
+    stats = Stats()
+    stats.add_many(fixture_events())
+    assert stats.session_ids() == [SESSION_A, SESSION_B, SESSION_OLD]  # A's last event is the newest
+    assert stats.session_ids("errors") == [SESSION_A, SESSION_B, SESSION_OLD]  # 2, 1, 0 errors
+    assert stats.session_ids("turns") == [SESSION_A, SESSION_OLD, SESSION_B]  # 3, 2, 1 turns
+    with pytest.raises(ValueError):
+        stats.session_ids("size")
+
+
+def test_session_counters_survive_merging():
+    events = fixture_events()
+    whole = Stats()
+    whole.add_many(events)
+    first, second = Stats(), Stats(partial=True)
+    first.add_many(events[:9])
+    second.add_many(events[9:])
+    first.merge(second)
+    for session in (SESSION_A, SESSION_B, SESSION_OLD):
+        assert first.session_summary(session) == whole.session_summary(session)
+
+
+def _at(second: int, kind=N, session=SESSION_A, **fields):
+    """An event at 2026-12-04T10:00:00Z + `second` seconds."""
+    minute, sec = divmod(second, 60)
+    hour, minute = divmod(minute, 60)
+    return event(kind, session, 1, f"2026-12-04T{10 + hour:02d}:{minute:02d}:{sec:02d}.500000Z", **fields)
+
+
+def _last_seconds(events, newest: int, span: int):
+    return [e for e in events if newest - span < _second(e) <= newest]
+
+
+def _second(e) -> int:
+    hh, mm, ss = e["ts"][11:19].split(":")
+    return (int(hh) - 10) * 3600 + int(mm) * 60 + int(ss)
+
+
+def _mixed(seconds):
+    """A turn's worth of events at each second: input, nl (passed or failed), execution, error."""
+    out = []
+    for s in seconds:
+        out += [_at(s, U, input="x"),
+                _at(s, N, duration_ms=float(100 + (s * 37) % 900), validation="failed" if s % 7 == 0 else "passed"),
+                _at(s, X, success=s % 5 != 0, total_duration_ms=float(1000 + (s * 53) % 4000)),
+                _at(s, ev.EventType.IMPL_RESPONSE, success=True, duration_ms=float(s % 3) * 1000)]
+        if s % 5 == 0:
+            out.append(_at(s, E, stage="execution", error_type="Boom", error="x", recoverable=True))
+    return out
+
+
+def _headline_keys(figures):
+    return {key: figures[key] for key in ("events", "turns", "latency_ms", "execution", "validation")}
+
+
+def test_rolling_window_equals_stats_over_the_same_seconds():
+    from obra_monitor.stats import RollingWindow
+
+    events = _mixed(range(0, 900, 3))
+    window = RollingWindow(300)
+    for cut in range(0, len(events), 50):
+        window.add_many(events[cut:cut + 50])
+    stats = Stats()
+    stats.add_many(_last_seconds(events, 897, 300))
+    figures, head = window.figures(), stats.headline()
+    assert _headline_keys(figures) == _headline_keys({**head, "events": head["events"]})
+    assert figures["errors"]["total"] == head["errors"]["total"] and figures["errors"]["rate"] == head["errors"]["rate"]
+    assert figures["approximate"] is False
+    assert figures["covered"] == 300 and figures["end"] - figures["start"] == 299
+    assert figures["events_per_minute"] == head["events"] / 5
+    assert figures["errors"]["per_minute"] == head["errors"]["total"] / 5
+
+
+def test_rolling_window_slides_as_newer_events_arrive():
+    from obra_monitor.stats import RollingWindow
+
+    window = RollingWindow(60)
+    window.add_many([_at(s, N, duration_ms=1000.0) for s in range(0, 60)])
+    assert window.figures()["latency_ms"]["nl"]["count"] == 60
+    window.add_many([_at(s, N, duration_ms=5000.0) for s in range(60, 90)])
+    nl = window.figures()["latency_ms"]["nl"]
+    assert nl["count"] == 60 and nl["min"] == 1000.0 and nl["max"] == 5000.0  # seconds 30..89
+    assert nl["p50"] == 3000.0
+    assert window.add(_at(10, N, duration_ms=9.0)) == 1  # before the window: dropped, counted
+    assert window.add(_at(45, N, duration_ms=9.0)) == 0  # late but inside: kept
+    assert window.figures()["latency_ms"]["nl"]["min"] == 9.0
+    window.add(_at(1000, U, input="x"))  # a jump: everything before slides out
+    figures = window.figures()
+    assert figures["events"] == 1 and figures["latency_ms"]["nl"]["count"] == 0
+    assert figures["latency_ms"]["nl"]["p95"] is None
+
+
+def test_rolling_window_reads_other_offsets_and_skips_unreadable_times():
+    from obra_monitor.stats import RollingWindow
+
+    window = RollingWindow(60)
+    window.add_many([event(U, ts="2026-12-04T10:00:30.000000Z"), event(U, ts="2026-12-04T12:00:40+02:00"),
+                     event(U, ts="yesterday"), event(U, ts=None)])
+    assert window.figures()["events"] == 2 and window.untimed == 2
+    assert window.figures()["covered"] == 11
+
+
+def test_rolling_window_percentiles_past_the_exact_limit_are_within_one_percent():
+    import random
+
+    from obra_monitor.stats import RollingWindow
+
+    rng = random.Random(4)
+    events = [_at(s % 600, N, duration_ms=rng.lognormvariate(6.5, 0.8)) for s in range(6000)]
+    exact, approximate = RollingWindow(600), RollingWindow(600, exact_limit=100)
+    exact.add_many(events)
+    approximate.add_many(events)
+    truth, got = exact.figures()["latency_ms"]["nl"], approximate.figures()["latency_ms"]["nl"]
+    assert approximate.figures()["approximate"] and not exact.figures()["approximate"]
+    for key in ("p50", "p95", "p99"):
+        assert got[key] == pytest.approx(truth[key], rel=0.01)
+    for key in ("count", "min", "max"):
+        assert got[key] == truth[key]
+    assert got["mean"] == pytest.approx(truth["mean"], rel=1e-9)
+    # Sliding keeps the histogram right: drop the first half of the window.
+    more = [_at(600 + s % 300, N, duration_ms=rng.lognormvariate(7.5, 0.5)) for s in range(3000)]
+    exact.add_many(more)
+    approximate.add_many(more)
+    truth, got = exact.figures()["latency_ms"]["nl"], approximate.figures()["latency_ms"]["nl"]
+    assert got["count"] == truth["count"]
+    for key in ("p50", "p95", "p99"):
+        assert got[key] == pytest.approx(truth[key], rel=0.01)
+
+
+def test_rolling_window_series_slices_the_window():
+    from obra_monitor.stats import RollingWindow
+
+    window = RollingWindow(60)
+    window.add_many([_at(s, N, duration_ms=float(s)) for s in range(0, 60, 2)])
+    series = window.series(6)
+    assert [part["start"] - series[0]["start"] for part in series] == [0, 10, 20, 30, 40, 50]
+    assert [part["events"] for part in series] == [5] * 6
+    assert series[0]["nl_p95"] == percentile([0, 2, 4, 6, 8], 95)
+    assert window.series(6) == series  # cached slices read the same
+    window.add(_at(59, N, duration_ms=1000.0))
+    assert window.series(6)[-1]["nl_p95"] == percentile([50, 52, 54, 56, 58, 1000], 95)
+    assert RollingWindow(60).series(6) == []
