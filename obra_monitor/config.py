@@ -1,4 +1,4 @@
-"""YAML -> typed, validated settings for `monitoring.production_logging`.
+"""YAML -> typed, validated settings for `monitoring.production_logging` and `monitoring.alerts`.
 
 The settings are frozen dataclasses whose fields *are* the schema: the
 validator walks them, so a new key is one new field with its default, type
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from obra_monitor.errors import ConfigError
 
 SECTION = ("monitoring", "production_logging")
+ALERTS_SECTION = ("monitoring", "alerts")
 DEFAULT_LOG_PATH = "~/obra-runtime/logs/production.jsonl"
 CONFIG_ENV = "OBRA_MONITOR_CONFIG"
 
@@ -71,6 +73,25 @@ class LoggingSettings:
         return max(1, int(self.rotation.max_file_size_mb * 1024 * 1024))
 
 
+@dataclass(frozen=True)
+class AlertRules:
+    """`monitoring.alerts`: when `obra-monitor tui` raises a banner besides errors. None = rule off.
+
+    The rate and latency rules look at the rolling window of event time ending at the
+    newest event (the stats panel's window); `no_events_minutes` at the wall clock.
+    """
+
+    # The rolling window the rules (and the TUI's stats panel) look at; `tui --window` overrides.
+    window_minutes: float = field(default=5.0, metadata=_minimum(0, exclusive=True))
+    error_rate_per_minute: float | None = field(default=30.0, metadata=_minimum(0))
+    nl_p95_ms: float | None = field(default=5000.0, metadata=_minimum(0))
+    validation_failure_percent: float | None = field(default=20.0, metadata=_minimum(0))
+    no_events_minutes: float | None = field(default=None, metadata=_minimum(0, exclusive=True))
+    # The latency and validation rules wait for this many results in the window.
+    min_samples: int = field(default=20, metadata=_minimum(1))
+    bell: bool = False
+
+
 Settings = TypeVar("Settings")
 
 
@@ -86,6 +107,21 @@ def load_settings(config_file: str | os.PathLike[str]) -> LoggingSettings:
     """Read a whole application config file and validate its production_logging section."""
     document = read_config_file(config_file)
     return settings_from_mapping(section_of(document, SECTION, str(config_file)), str(config_file))
+
+
+def alert_rules_from_mapping(section: Mapping[str, Any] | None, source: str = "config") -> AlertRules:
+    """Validate a `monitoring.alerts` mapping into rules."""
+    if section is None:
+        return AlertRules()
+    return _build(AlertRules, section, f"{source}: {'.'.join(ALERTS_SECTION)}")
+
+
+def load_alert_rules(config_file: str | os.PathLike[str] | None) -> AlertRules:
+    """The alert rules of a whole application config file (defaults without a file or section)."""
+    if config_file is None:
+        return AlertRules()
+    document = read_config_file(config_file)
+    return alert_rules_from_mapping(section_of(document, ALERTS_SECTION, str(config_file)), str(config_file))
 
 
 def read_config_file(config_file: str | os.PathLike[str]) -> Mapping[str, Any]:
@@ -152,6 +188,12 @@ def _build(cls: type[Settings], values: Mapping[str, Any], prefix: str) -> Setti
 
 
 def _convert(hint: Any, value: Any, key: str, metadata: Mapping[str, Any]) -> Any:
+    nullable = ""
+    if isinstance(hint, types.UnionType) and type(None) in get_args(hint):  # `float | None`: null = off
+        if value is None:
+            return None
+        (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
+        nullable = " (or null: off)"
     if dataclasses.is_dataclass(hint):
         return _build(hint, {} if value is None else value, key)
     if hint is bool:
@@ -162,7 +204,7 @@ def _convert(hint: Any, value: Any, key: str, metadata: Mapping[str, Any]) -> An
         number_ok = isinstance(value, (int, float)) if hint is float else isinstance(value, int)
         if isinstance(value, bool) or not number_ok:
             expected = "a number" if hint is float else "a whole number"
-            raise ConfigError(f"{key}: expected {expected}, got {_show(value)}")
+            raise ConfigError(f"{key}: expected {expected}{nullable}, got {_show(value)}")
         _check_minimum(value, key, metadata)
         return hint(value)
     if hint is Path:

@@ -10,17 +10,17 @@ from typing import Any
 
 import yaml
 
-from obra_monitor.config import CONFIG_ENV, SECTION, LoggingSettings, load_settings
+from obra_monitor.config import ALERTS_SECTION, CONFIG_ENV, SECTION, LoggingSettings, load_alert_rules, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "config",
-        help="validate a config file and print the effective logging settings",
+        help="validate a config file and print the effective logging settings and alert rules",
         description=(
-            "Validate the monitoring.production_logging section of an application config "
-            f"file (default: ${CONFIG_ENV}, else built-in defaults) and print the settings "
-            "in effect, defaults filled in. Exits 2 when the file is invalid."
+            "Validate the monitoring.production_logging and monitoring.alerts sections of an "
+            f"application config file (default: ${CONFIG_ENV}, else built-in defaults) and print "
+            "the settings in effect, defaults filled in. Exits 2 when the file is invalid."
         ),
     )
     parser.add_argument("file", nargs="?", help="application config file (YAML)")
@@ -30,14 +30,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config_file = args.file or os.environ.get(CONFIG_ENV)
     settings = load_settings(config_file) if config_file else LoggingSettings()
+    alerts = load_alert_rules(config_file)
     source = config_file or "built-in defaults"
     print(f"# effective settings from {source}")
-    nested: dict[str, Any] = {SECTION[1]: _plain(settings)}
+    nested: dict[str, Any] = {SECTION[1]: _plain(settings), ALERTS_SECTION[1]: _plain(alerts)}
     print(yaml.safe_dump({SECTION[0]: nested}, sort_keys=False), end="")
     return 0
 
 
-def _plain(settings: LoggingSettings) -> dict[str, Any]:
+def _plain(settings: Any) -> dict[str, Any]:
     def convert(value: Any) -> Any:
         if isinstance(value, Path):
             return str(value)

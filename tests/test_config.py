@@ -10,7 +10,10 @@ import pytest
 
 from obra_monitor.cli import main
 from obra_monitor.config import (
+    AlertRules,
     LoggingSettings,
+    alert_rules_from_mapping,
+    load_alert_rules,
     load_settings,
     resolve_log_path,
     settings_from_mapping,
@@ -147,3 +150,74 @@ def test_config_command_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -
         f"obra-monitor: {path}: monitoring.production_logging.rotation.max_files: "
         "expected a number at least 1, got -1"
     )
+
+
+# -- monitoring.alerts (the TUI's alert rules) -------------------------------------------------
+
+
+def test_shipped_alert_rules_equal_the_defaults() -> None:
+    assert load_alert_rules(REPO / "config/config.yaml") == AlertRules()
+    assert load_alert_rules(None) == AlertRules()
+    rules = AlertRules()
+    assert rules.window_minutes == 5 and rules.no_events_minutes is None and rules.bell is False
+
+
+def test_alert_rules_read_from_a_whole_config_null_turns_a_rule_off(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+monitoring:
+  production_logging: {path: /srv/x.jsonl}
+  alerts:
+    error_rate_per_minute: 2.5
+    nl_p95_ms: null
+    no_events_minutes: 10
+    bell: true
+""")
+    rules = load_alert_rules(path)
+    assert rules.error_rate_per_minute == 2.5 and rules.nl_p95_ms is None
+    assert rules.no_events_minutes == 10.0 and rules.bell is True
+    assert rules.validation_failure_percent == 20.0  # untouched keys keep their defaults
+    assert load_settings(path).path == Path("/srv/x.jsonl")  # the sections do not disturb each other
+    assert load_alert_rules(write(tmp_path, "monitoring:\n  alerts:\n")) == AlertRules()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("nl_p95: 100", "monitoring.alerts.nl_p95: unknown key (expected one of: window_minutes,"),
+        ("nl_p95_ms: '5s'", "monitoring.alerts.nl_p95_ms: expected a number (or null: off), got '5s'"),
+        ("error_rate_per_minute: -1", "alerts.error_rate_per_minute: expected a number at least 0, got -1"),
+        ("validation_failure_percent: true", "validation_failure_percent: expected a number (or null: off), got True"),
+        ("no_events_minutes: 0", "alerts.no_events_minutes: expected a number greater than 0, got 0"),
+        ("window_minutes: null", "alerts.window_minutes: expected a number, got None"),
+        ("min_samples: 2.5", "alerts.min_samples: expected a whole number, got 2.5"),
+        ("bell: 'yes'", "monitoring.alerts.bell: expected true or false, got 'yes'"),
+    ],
+)
+def test_alert_rule_mistakes_name_the_key(tmp_path: Path, section: str, message: str) -> None:
+    path = write(tmp_path, f"monitoring:\n  alerts:\n    {section}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alert_rules(path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+    with pytest.raises(ConfigError, match="monitoring.alerts: expected a mapping, got a list"):
+        load_alert_rules(write(tmp_path, "monitoring:\n  alerts: [1]\n"))
+    with pytest.raises(ConfigError, match="config: monitoring.alerts.bell"):
+        alert_rules_from_mapping({"bell": 1})
+
+
+def test_tui_and_config_commands_exit_2_on_a_bad_alerts_section(tmp_path: Path) -> None:
+    path = write(tmp_path, "monitoring:\n  alerts:\n    nl_p95_ms: fast\n")
+    for argv in (["tui", str(tmp_path / "x.jsonl"), "--config", str(path)], ["config", str(path)]):
+        result = subprocess.run([sys.executable, "-m", "obra_monitor", *argv], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2, argv
+        assert result.stderr.strip() == (f"obra-monitor: {path}: monitoring.alerts.nl_p95_ms: expected a number "
+                                          "(or null: off), got 'fast'")
+        assert "Traceback" not in result.stderr
+
+
+def test_config_command_prints_the_alert_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "monitoring:\n  alerts:\n    nl_p95_ms: null\n")
+    assert main(["config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  alerts:\n    window_minutes: 5.0\n" in out and "nl_p95_ms: null" in out
