@@ -13,6 +13,12 @@ comes from. It knows nothing about Textual; the app calls:
 - `read(position)`, `parse(position)`, `turn_of(position)`: re-read lines for
   what is on screen and for the detail view.
 
+Listeners (`listeners`, called as `listener(first_row, events, live)`) see the
+events as they are indexed: the backlog from `open()` (live=False), then every
+batch `poll()` reads (live=True); `events[i]` is row `first_row + i` (None for a
+malformed line). The panels and alert banners are fed this way, without
+re-reading or re-parsing a line.
+
 Row positions: rows are numbered in log order from 0. While the history loads,
 row 0 is the first backlog line; adopting the history shifts every row by its
 length (the app moves its cursor and scroll position by as much).
@@ -57,6 +63,7 @@ class EventLog:
         self._reader_slots: dict[int, int] = {}
         self._batches: Any = None  # a poll_batches() generator left unfinished by a budget
         self._arrivals: deque[tuple[float, int]] = deque()
+        self.listeners: list[Callable[[int, list[dict[str, Any] | None], bool], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -70,6 +77,9 @@ class EventLog:
             if record.event is None:
                 self.malformed += 1
         self.stats.add_many([record.event for record in records if record.event is not None])
+        if records:
+            for listener in self.listeners:
+                listener(0, [record.event for record in records], False)
         boundary = None
         if records and len(records) >= self.tail:
             first = records[0]
@@ -101,8 +111,11 @@ class EventLog:
         more = False
         for batch in self._batches:
             slot = self._slot_for(batch.file)
+            first = len(self.index)
             self.index.add_events(slot, batch.offsets, batch.lengths, batch.events)
             self.stats.add_many([event for event in batch.events if event is not None])
+            for listener in self.listeners:
+                listener(first, batch.events, True)
             self.malformed += len(batch.problems)
             if time.perf_counter() > deadline:
                 more = True

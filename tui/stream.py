@@ -7,8 +7,9 @@ with `render.event_line` (the same line and palette as `tail`). Rendered lines
 are kept in a small LRU cache, so a screen of a million-row log costs a
 screenful of reads, not a million.
 
-Rows are the index rows, or, when a type filter is on, the positions of the
-rows of the chosen kinds (an array('i')). A cursor marks one row. In follow
+Rows are the index rows, or, when a type or session filter is on, the positions
+of the rows of the chosen kinds and sessions (an array('i'), found from the
+index's kind and session columns, never by re-reading lines). A cursor marks one row. In follow
 mode the cursor stays on the newest row and new rows scroll into view; moving
 up, scrolling up with the wheel or dragging the scrollbar pauses following and
 counts the rows that arrive meanwhile; End or `f` resumes.
@@ -79,6 +80,7 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(id=id)
         self.event_log = log
         self.kinds: frozenset[int] = ALL_KINDS
+        self.sessions: frozenset[str] | None = None  # session ids shown; None = every session
         self.view: array | None = None  # positions shown when filtered; None = every row
         self.cursor = -1
         self.shown = 0  # index rows taken into account (later ones are not shown yet)
@@ -117,7 +119,7 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
             return
         before = self.row_count
         if self.view is not None:
-            self.view.extend(self.event_log.index.positions(self.kinds, start))
+            self.view.extend(self.event_log.index.positions(self.kinds, start, self._session_numbers()))
         self.shown = end
         added = self.row_count - before
         if self.search is not None:
@@ -160,10 +162,24 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
         """Show only rows of these kinds; the cursor stays on its event if still shown."""
         if kinds == self.kinds:
             return
+        self.kinds = kinds
+        self._refilter()
+
+    def set_sessions(self, sessions: frozenset[str] | None) -> None:
+        """Show only rows of these sessions (None: every session); the cursor stays on its event if still shown."""
+        if sessions == self.sessions:
+            return
+        self.sessions = sessions
+        self._refilter()
+
+    @property
+    def filtered(self) -> bool:
+        return self.kinds != ALL_KINDS or self.sessions is not None
+
+    def _refilter(self) -> None:
         keep = self.cursor_position
         screen_row = self.cursor - round(self.scroll_y)
-        self.kinds = kinds
-        self.view = None if kinds == ALL_KINDS else self._positions()
+        self.view = self._positions() if self.filtered else None
         self._resize()
         if self.follow or keep is None:
             self.cursor = self.row_count - 1
@@ -346,9 +362,15 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
             self._texts.popitem(last=False)
         return text
 
+    def _session_numbers(self) -> frozenset[int] | None:
+        if self.sessions is None:
+            return None
+        number = self.event_log.index.session_number
+        return frozenset(n for n in map(number, self.sessions) if n is not None)
+
     def _positions(self) -> array:
-        """Positions of the shown index rows of the chosen kinds."""
-        positions = self.event_log.index.positions(self.kinds)
+        """Positions of the shown index rows of the chosen kinds and sessions."""
+        positions = self.event_log.index.positions(self.kinds, 0, self._session_numbers())
         cut = bisect_left(positions, self.shown)
         return positions[:cut] if cut < len(positions) else positions
 
