@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         report(results, args)
         print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
     finally:
+        Terminal.shutdown()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -223,27 +224,39 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
 
 
 class Terminal:
-    """A detached tmux session running one command; its screen as text."""
+    """A detached tmux session running one command; its screen as text.
+
+    The sessions live on a tmux server of their own (`tmux -L`), so that nothing else
+    using tmux on the machine (a `kill-server`, a session of the same name) can touch them.
+    """
+
+    SOCKET = f"bench-tui-{os.getpid()}"
 
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @classmethod
+    def tmux(cls, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-L", cls.SOCKET, *args], text=True, **options)  # type: ignore[call-overload]
+
+    @classmethod
+    def shutdown(cls) -> None:
+        cls.tmux("kill-server", capture_output=True)
+
     def start(self, command: list[str]) -> None:
         line = "exec " + " ".join(_quote(part) for part in command)
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(WIDTH), "-y", str(HEIGHT), line],
-                       check=True)
+        self.tmux("new-session", "-d", "-s", self.name, "-x", str(WIDTH), "-y", str(HEIGHT), line, check=True)
 
     def pid(self) -> int:
-        out = subprocess.run(["tmux", "display-message", "-p", "-t", self.name, "#{pane_pid}"],
-                             check=True, capture_output=True, text=True).stdout
+        out = self.tmux("display-message", "-p", "-t", self.name, "#{pane_pid}", check=True,
+                        capture_output=True).stdout
         return int(out.strip())
 
     def capture(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True).stdout
+        return self.tmux("capture-pane", "-p", "-t", self.name, capture_output=True).stdout
 
     def send(self, key: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+        self.tmux("send-keys", "-t", self.name, key, check=True)
 
     def wait(self, condition: Callable[[str], bool], what: str, timeout: float = TIMEOUT,
              interval: float = 0.0) -> str:
@@ -259,7 +272,7 @@ class Terminal:
         raise TimeoutError(f"timed out waiting for {what}")
 
     def stop(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        self.tmux("kill-session", "-t", self.name, capture_output=True)
 
 
 class Memory(threading.Thread):

@@ -8,7 +8,7 @@ How data flows: `EventLog.open()` indexes the newest lines (the first screen
 needs nothing else); a watchfiles worker calls `_changed()` on every change in
 the log's directory, which polls the reader and schedules a stream update (at
 most UPDATES_PER_SECOND, however fast the writer is); a background job loads
-the history (index and statistics, in worker processes) and hand it to the
+the history (index and statistics, in worker processes) and hands it to the
 log on the UI thread when done.
 """
 
@@ -75,7 +75,6 @@ class MonitorApp(App[None]):
         self.watch_files = watch_files
         self.event_log = EventLog(self.path, tail=tail)
         self.search: Search | None = None
-        self.search_state = ""
         self._cancel = threading.Event()
         self._stop_watch = asyncio.Event()
         self._flush_timer: Timer | None = None
@@ -83,7 +82,6 @@ class MonitorApp(App[None]):
         self._last_flush_rows = 0
         self._loaded_bytes = 0  # history bytes scanned, from the workers
         self._history_bytes = 0
-        self._polling = False
         self._shown_status: Status | None = None
 
     # -- layout ------------------------------------------------------------------------
@@ -128,13 +126,9 @@ class MonitorApp(App[None]):
 
     def _changed(self) -> None:
         """The directory changed (or the watch timed out): read what is new."""
-        if self._polling:
+        if self._cancel.is_set():  # quitting: the files are being closed
             return
-        self._polling = True
-        try:
-            added, more = self.event_log.poll(POLL_BUDGET)
-        finally:
-            self._polling = False
+        added, more = self.event_log.poll(POLL_BUDGET)
         for note in self.event_log.notices():
             self.notify(note, timeout=3, markup=False)
         if added:
