@@ -1,8 +1,9 @@
 """`obra-monitor tui`: the live event stream of a production log.
 
-Layout, top to bottom: the status bar; a slot for alert banners (empty for
-now); the body, a row holding the stream and a side-panel slot (hidden for
-now); the type-filter bar; the search input (shown by `/`); the footer.
+Layout, top to bottom: the status bar; the alert banners (shown while there
+are any); the body, a row holding the stream and the side panels (sessions
+and latency stats, `s` and `l`); the type-filter bar; the search input (shown
+by `/`); the footer. The panels and banners are wired in `tui/panels.py`.
 
 How data flows: `EventLog.open()` indexes the newest lines (the first screen
 needs nothing else); a watchfiles worker calls `_changed()` on every change in
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,10 +29,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
+from obra_monitor.config import AlertRules
 from tui.bars import KEY_KINDS, KEY_LABELS, Status, StatusBar, TypeBar
 from tui.history import History, load_history
 from tui.index import ALL_KINDS, CODES, EventIndex
 from tui.log import TAIL, EventLog
+from tui.panels import Panels
 from tui.search import Search
 from tui.stream import StreamView
 from tui.watcher import watch
@@ -60,6 +63,12 @@ class MonitorApp(App[None]):
         Binding("0", "all_kinds", "All types", show=False),
         Binding("e", "next_error", "Next error", show=False),
         Binding("E", "previous_error", "Previous error", show=False),
+        Binding("s", "toggle_sessions", "Sessions"),
+        Binding("l", "toggle_latency", "Latency"),
+        Binding("w", "toggle_window", "Window/whole", show=False),
+        Binding("a", "jump_alert", "Go to alert", show=False),
+        Binding("x", "dismiss_alert", "Dismiss", show=False),
+        Binding("X", "dismiss_alerts", "Dismiss all", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -67,7 +76,8 @@ class MonitorApp(App[None]):
     ]
 
     def __init__(self, path: str | Path, *, tail: int = TAIL, processes: int | None = None,
-                 watch_files: bool = True, display_name: str | None = None) -> None:
+                 watch_files: bool = True, display_name: str | None = None,
+                 rules: AlertRules | None = None, alert_history: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
         self.display_name = display_name or self.path.name
@@ -83,15 +93,20 @@ class MonitorApp(App[None]):
         self._loaded_bytes = 0  # history bytes scanned, from the workers
         self._history_bytes = 0
         self._shown_status: Status | None = None
+        self.panels = Panels(self, rules or AlertRules(), alert_history)
+        self.event_log.listeners.append(self.panels.on_events)
 
     # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        yield Vertical(id="banners")
+        with Vertical(id="banners"):
+            yield self.panels.alert_bar
         with Horizontal(id="body"):
             yield StreamView(self.event_log, id="stream")
-            yield Vertical(id="side")
+            with Vertical(id="side"):
+                yield self.panels.sessions_panel
+                yield self.panels.latency_panel
         yield TypeBar(id="types")
         yield Input(placeholder="search text, Enter to search, Escape to cancel", id="search")
         yield Footer()
@@ -112,8 +127,12 @@ class MonitorApp(App[None]):
         if self.watch_files:
             self.run_worker(watch(self.path, self._changed, self._stop_watch), group="watch", name="watch")
         self.set_interval(0.5, self._update_status)
+        self.panels.mounted()
         self._update_status()
         self._update_types()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.panels.layout(event.size.width)
 
     def on_unmount(self) -> None:
         self._cancel.set()
@@ -199,8 +218,10 @@ class MonitorApp(App[None]):
             pass
 
     def _adopt_history(self, history: History) -> None:
+        self.panels.history_loading(history.stats)
         count = self.event_log.adopt_history(history)
         self.stream.rows_prepended(count)
+        self.panels.history_adopted(count)
         if self.search is not None:
             self._start_search(self.search.text, jump=False)
         for note in self.event_log.history.notes if self.event_log.history else ():
@@ -218,6 +239,7 @@ class MonitorApp(App[None]):
             name=self.display_name, exists=log.exists, follow=stream.follow, new_rows=stream.new_rows,
             events=log.stats.events, sessions=len(log.stats.sessions), malformed=log.malformed,
             rows=len(log.index), rate=log.rate(), loading=loading, stats_loaded=log.loaded,
+            history_failures=self.panels.alerts.history_count,
         )
 
     def _update_status(self) -> None:
@@ -227,6 +249,7 @@ class MonitorApp(App[None]):
             self.query_one(StatusBar).show(status)
         if self.search is not None and not self.search.done:
             self._update_types()
+        self.panels.tick()
 
     def _update_types(self) -> None:
         search = self.search
@@ -241,6 +264,8 @@ class MonitorApp(App[None]):
     def _empty_message(self) -> str:
         if not self.event_log.exists and not len(self.event_log.index):
             return f"waiting for {self.path} to appear…"
+        if len(self.event_log.index) and self.stream.sessions is not None:
+            return "no events of the picked sessions and types (s: sessions panel, 0: every type)"
         if len(self.event_log.index):
             return "no events of the chosen types (0 shows every type)"
         return "no events yet"
@@ -252,7 +277,9 @@ class MonitorApp(App[None]):
     # -- actions -------------------------------------------------------------------------
 
     STREAM_ACTIONS = frozenset({"toggle_follow", "search", "next_match", "previous_match", "toggle_kind",
-                                "all_kinds", "clear_search", "open_detail", "next_error", "previous_error"})
+                                "all_kinds", "clear_search", "open_detail", "next_error", "previous_error",
+                                "toggle_sessions", "toggle_latency", "toggle_window", "jump_alert",
+                                "dismiss_alert", "dismiss_alerts"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Stream keys act on the stream only while it is on screen (not under the detail view)."""
@@ -332,12 +359,34 @@ class MonitorApp(App[None]):
             here = stream.shown
         if forward:
             found = kinds.find(ERROR_CODE, here + 1, stream.shown)
+            while found >= 0 and not stream.shows(found):  # an error of a session not picked
+                found = kinds.find(ERROR_CODE, found + 1, stream.shown)
         else:
             found = kinds.rfind(ERROR_CODE, 0, max(0, here))
+            while found >= 0 and not stream.shows(found):
+                found = kinds.rfind(ERROR_CODE, 0, found)
         if found < 0:
             self.notify("No newer error" if forward else "No older error", timeout=2)
             return
         stream.go_to(found)
+
+    def action_toggle_sessions(self) -> None:
+        self.panels.toggle("sessions")
+
+    def action_toggle_latency(self) -> None:
+        self.panels.toggle("latency")
+
+    def action_toggle_window(self) -> None:
+        self.panels.toggle_mode()
+
+    def action_jump_alert(self) -> None:
+        self.panels.jump()
+
+    def action_dismiss_alert(self) -> None:
+        self.panels.dismiss()
+
+    def action_dismiss_alerts(self) -> None:
+        self.panels.dismiss(every=True)
 
     def action_help(self) -> None:
         from tui.help import HelpScreen  # imported when first needed: a faster first screen

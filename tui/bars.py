@@ -36,6 +36,7 @@ class Status:
     rate: float = 0.0
     loading: float | None = None  # 0..1 while the history loads
     stats_loaded: bool = True
+    history_failures: int = 0  # errors and failed executions present at startup (no banner for them)
 
 
 def status_text(status: Status) -> Text:
@@ -64,6 +65,9 @@ def status_text(status: Status) -> Text:
     else:
         line.append(f"{status.rows:,}", "bold")
         line.append(" lines  ")
+    if status.history_failures:
+        line.append(f"{status.history_failures:,}", "bold red")
+        line.append(" failures in history  ")
     line.append(f"{status.malformed:,}", "bold red" if status.malformed else "bold")
     line.append(" malformed  ")
     line.append(f"{status.rate:,.1f}", "bold")

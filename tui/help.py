@@ -22,6 +22,12 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("n  N", "next (newer) / previous (older) match"),
     ("Escape", "clear the search"),
     ("e  E", "next (newer) / previous (older) error event"),
+    ("s", "sessions panel: show / focus / hide (in it: Enter only this, Space add/remove, "
+          "o sort, / id prefix, Escape back)"),
+    ("l", "latency panel: P50/P95/P99, success and error rates, events/min"),
+    ("w", "latency panel: rolling window / whole log (the figures of analyze)"),
+    ("a", "go to the event of the first alert banner"),
+    ("x  X", "dismiss the first alert banner / every banner"),
     *((str(number), f"show / hide {label}") for number, label in enumerate(KEY_LABELS[:-1], start=1)),
     (str(len(KEY_LABELS)), "show / hide other: unknown event types and malformed lines"),
     ("0", "show every type"),

@@ -106,6 +106,15 @@ class StreamView(ScrollView, can_focus=True, inherit_bindings=False):
             return min(position, self.shown)
         return bisect_left(self.view, position)
 
+    def shows(self, position: int) -> bool:
+        """Whether the row of `position` is in the stream (not filtered out, already shown)."""
+        if position >= self.shown:
+            return False
+        if self.view is None:
+            return position >= 0
+        row = bisect_left(self.view, position)
+        return row < len(self.view) and self.view[row] == position
+
     @property
     def cursor_position(self) -> int | None:
         if 0 <= self.cursor < self.row_count:
