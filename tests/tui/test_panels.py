@@ -65,3 +65,28 @@ def test_event_log_listeners_see_the_backlog_then_live_batches(log: Path) -> Non
     assert [(first, live) for first, _events, live in seen] == [(0, False), (3, True)]
     assert [e and e.get(ev.INPUT) for e in seen[0][1]] == ["one", None, "two"]
     assert seen[1][1][0][ev.ERROR] == "boom"
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_tui_flags_reach_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from obra_monitor.cli import main
+    from tui.app import MonitorApp
+
+    config = tmp_path / "app.yaml"
+    config.write_text("monitoring:\n  alerts:\n    nl_p95_ms: 800\n    window_minutes: 2\n")
+    seen: list[MonitorApp] = []
+    monkeypatch.setattr(MonitorApp, "run", lambda self: seen.append(self))
+    monkeypatch.delenv("OBRA_MONITOR_CONFIG", raising=False)
+    assert main(["tui", str(tmp_path / "x.jsonl"), "--config", str(config)]) == 0
+    assert main(["tui", str(tmp_path / "x.jsonl"), "--config", str(config), "--window", "90s", "--bell",
+                 "--alert-history"]) == 0
+    assert main(["tui", str(tmp_path / "x.jsonl"), "--window", "1h"]) == 0
+    first, second, third = seen
+    assert first.panels.rules.nl_p95_ms == 800 and first.panels.span == 120 and not first.panels.alerts.alert_history
+    assert second.panels.span == 90 and second.panels.rules.bell and second.panels.alerts.alert_history
+    assert third.panels.span == 3600 and third.panels.rules.nl_p95_ms == 5000
+    with pytest.raises(SystemExit) as exit_:
+        main(["tui", "--window", "soon"])
+    assert exit_.value.code == 2
