@@ -184,7 +184,7 @@ class Alerts:
         rules = self.rules
         if figures.get("end") is not None:
             self.newest_second = figures["end"]
-        span = _duration(figures["span"])
+        span = _span(figures["span"])
         at = f"as of {clock(_iso(figures['end']))[:8]}" if figures.get("end") is not None else ""
         errors = figures["errors"]
         limit = rules.error_rate_per_minute
@@ -301,6 +301,14 @@ def _iso(second: int | None) -> str:
     if second is None:
         return ""
     return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _span(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 def _duration(seconds: float) -> str:

@@ -156,11 +156,9 @@ def _rate(value: float | None) -> str:
 
 
 def span_text(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
+    from tui.alerts import _span
+
+    return _span(seconds)
 
 
 def figures_text(figures: dict[str, Any], mode: str, scope: str, note: str | None = None) -> Text:

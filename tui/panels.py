@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.widget import Widget
 
 from obra_monitor import events as ev
 from obra_monitor.config import AlertRules
@@ -165,10 +166,19 @@ class Panels:
         self.tick(force=True)
 
     def _quiet(self) -> None:
+        if not self.alert_bar.is_attached:
+            return
         self.alerts.check_quiet()
         self._sync_alerts()
 
+    def _body(self) -> Widget:
+        side = self.latency_panel.parent
+        assert side is not None and isinstance(side.parent, Widget)
+        return side.parent
+
     def tick(self, force: bool = False) -> None:
+        if not self.alert_bar.is_attached:  # the app is closing
+            return
         now = time.monotonic()
         if force or now - self._rules_at >= 1 / RULE_CHECKS_PER_SECOND:
             if force or self.window.events != self._window_events or self.window.newest is None:
@@ -186,7 +196,8 @@ class Panels:
 
     def _sync_alerts(self) -> None:
         self.alert_bar.sync()
-        slot = self.app.query_one("#banners")
+        slot = self.alert_bar.parent
+        assert isinstance(slot, Widget)
         if slot.display != bool(self.alerts.banners):
             slot.display = bool(self.alerts.banners)
         if self.alerts.ring():
@@ -255,13 +266,12 @@ class Panels:
             if summary is not None:
                 counters = {"session": name, "summary": summary}
         scope = self.scope
+        lines = 2 if self._body().has_class("narrow") else 4
         if scope.everything:
-            text = summary_text("picked", None, counters)
-            text = text[: text.plain.rfind("\n")] if "\n" in text.plain else text
-            text.append("\nSpace picks sessions, Enter just one", "dim")
+            text = summary_text(None, None, counters, lines)
         else:
             figures = scope.stats.headline() if scope.ready and scope.stats is not None else None
-            text = summary_text(self.scope_label(), figures, counters)
+            text = summary_text(self.scope_label(), figures, counters, lines)
         self.sessions_panel.show_summary(text)
 
     # -- keys --------------------------------------------------------------------------------
@@ -283,13 +293,17 @@ class Panels:
 
     def layout(self, width: int) -> None:
         """Beside the stream on wide terminals, under it on narrow ones."""
-        self.app.query_one("#body").set_class(width < WIDE, "narrow")
+        body = self._body()
+        if body.has_class("narrow") != (width < WIDE):
+            body.set_class(width < WIDE, "narrow")
+            self.tick(force=True)
 
     def _leave(self) -> None:
         self.app.stream.focus()
 
     def _side(self) -> None:
-        side = self.app.query_one("#side")
+        side = self.latency_panel.parent
+        assert isinstance(side, Widget)
         side.display = bool(self.sessions_panel.display or self.latency_panel.display)
 
     def toggle_mode(self) -> None:

@@ -524,33 +524,40 @@ class SessionsPanel(Vertical):
             self.list.focus()
 
 
-def summary_text(label: str, figures: dict[str, Any] | None, counters: dict[str, Any] | None) -> Text:
-    """Two lines: the session under the cursor (counters) and the picked sessions (with P95s)."""
+def summary_text(label: str | None, figures: dict[str, Any] | None, counters: dict[str, Any] | None,
+                 lines: int = 4) -> Text:
+    """The session under the cursor (counters) and the picked sessions (`label`, with their P95s):
+    two lines each; with room for two lines only, the picked sessions win."""
     from tui.latency import short_ms
 
-    line = Text(no_wrap=True, overflow="ellipsis")
+    cursor = Text(no_wrap=True, overflow="ellipsis")
     if counters is not None:
         name, summary = counters["session"], counters["summary"]
-        line.append(f"▸ {clean_text(name)[:8]} ", "bold")
-        line.append(f"{summary['turns']:,} turns · {summary['events']:,} events · ", "dim")
         rate = summary["success_rate"]
-        line.append("–" if rate is None else f"{rate:.0%} ok", "bold")
-        line.append(f" · {summary['errors']:,} err", "bold red" if summary["errors"] else "dim")
-        line.append(f"\n  {when(summary['first_ts'], None)}→{when(summary['last_ts'], None)}", "dim")
-        line.append("  Enter: only this", "dim")
+        cursor.append(f"▸ {clean_text(name)[:8]}  ", "bold")
+        cursor.append(f"{summary['turns']:,} turns · ")
+        cursor.append("–" if rate is None else f"{rate:.0%} ok", "bold")
+        cursor.append(f" · {summary['errors']:,} err", "bold red" if summary["errors"] else "dim")
+        cursor.append(f"\n  {when(summary['first_ts'], None)}→{when(summary['last_ts'], None)}"
+                      f" · {summary['events']:,} events", "dim")
     else:
-        line.append("▸ All sessions  (Enter clears the filter)", "dim")
-    line.append("\n")
-    line.append(f"{label}: ", "bold yellow")
-    if figures is None:
-        line.append("computing…", "italic dim")
-        return line
-    execution, nl, run = figures["execution"], figures["latency_ms"]["nl"], figures["latency_ms"]["execution"]
-    rate = execution["success_rate"]
-    line.append(f"{figures['turns']:,} turns · ")
-    line.append("–" if rate is None else f"{rate:.0%} ok", "bold")
-    line.append(f" · P95 NL {short_ms(nl['p95'])} exec {short_ms(run['p95'])}")
-    return line
+        cursor.append("▸ All sessions\n  Enter: every session again", "dim")
+    picked = Text(no_wrap=True, overflow="ellipsis")
+    if label is None:
+        picked.append("Enter shows one session only,\nSpace picks several, / by id prefix", "dim")
+    else:
+        picked.append(f"✓ {label}: ", "bold yellow")
+        if figures is None:
+            picked.append("computing…", "italic dim")
+        else:
+            execution, latency = figures["execution"], figures["latency_ms"]
+            rate = execution["success_rate"]
+            picked.append(f"{figures['turns']:,} turns · ")
+            picked.append("–" if rate is None else f"{rate:.0%} ok", "bold")
+            picked.append(f"\n  P95 NL {short_ms(latency['nl']['p95'])} · exec {short_ms(latency['execution']['p95'])}")
+    if lines < 4:
+        return picked if label is not None else cursor
+    return Text("\n", no_wrap=True).join([cursor, picked])
 
 
 def _show(widget: Static, text: Text) -> None:
