@@ -58,7 +58,8 @@ class Banner:
     fresh: bool = True  # not yet rung for
 
     def line(self, width: int) -> Text:
-        """The banner as one line of `width` cells: the message is what gets cut."""
+        """The banner as one line of `width` cells. The message gets the room first; what
+        follows it is left out as the width shrinks: the key hint, the time, then the session."""
         style, plain = STYLES[self.severity], DETAIL_STYLES[self.severity]
         head = Text(no_wrap=True, overflow="ellipsis", style=plain)
         head.append(f" {'✖' if self.severity == RED else '▲'} {self.label} ", style)
@@ -66,21 +67,25 @@ class Banner:
         head.append(self.title, style)
         if self.stage:
             head.append(f"  [{self.stage}]")
-        tail = Text(style=plain)
-        if self.session is not None:
-            tail.append(f"  {self.session}")
-            if self.turn is not None:
-                tail.append(f" #{self.turn}")
-        if self.ts is not None:
-            tail.append(f"  {self.ts}")
+        parts: list[tuple[str, str]] = []  # kept left to right, dropped right to left
         if self.count > 1:
-            tail.append(f"  +{self.count - 1:,} more", style)
-        tail.append("  a go · x dismiss " if self.position is not None else "  x dismiss ")
-        room = width - head.cell_len - tail.cell_len
+            parts.append((f"  +{self.count - 1:,} more", style))
+        if self.session is not None:
+            parts.append((f"  {self.session}" + (f" #{self.turn}" if self.turn is not None else ""), plain))
+        if self.ts is not None:
+            parts.append((f"  {self.ts[:8]}", plain))
+        parts.append(("  a go · x dismiss " if self.position is not None else "  x dismiss ", plain))
+        wanted = min(len(self.detail), 30) + 2 if self.detail else 0
+        while len(parts) > 1 and head.cell_len + wanted + sum(len(text) for text, _ in parts) > width:
+            parts.pop()
+        room = width - head.cell_len - sum(len(text) for text, _ in parts)
         if self.detail and room > 6:
             head.append("  ")
             head.append(self.detail if len(self.detail) <= room - 2 else self.detail[: max(0, room - 3)] + "…")
-        if head.cell_len + tail.cell_len > width:  # narrow: keep the head, then what fits of the tail
+        tail = Text(style=plain)
+        for text, part_style in parts:
+            tail.append(text, part_style)
+        if head.cell_len + tail.cell_len > width:
             line = head + tail
             line.truncate(width, overflow="ellipsis")
             return line

@@ -541,10 +541,10 @@ def summary_text(label: str | None, figures: dict[str, Any] | None, counters: di
         cursor.append(f"\n  {when(summary['first_ts'], None)}→{when(summary['last_ts'], None)}"
                       f" · {summary['events']:,} events", "dim")
     else:
-        cursor.append("▸ All sessions\n  Enter: every session again", "dim")
+        cursor.append("▸ All sessions\n  Enter here shows every session", "dim")
     picked = Text(no_wrap=True, overflow="ellipsis")
     if label is None:
-        picked.append("Enter shows one session only,\nSpace picks several, / by id prefix", "dim")
+        picked.append("No filter: every session shown\n  Enter: one only · Space: several", "dim")
     else:
         picked.append(f"✓ {label}: ", "bold yellow")
         if figures is None:
@@ -556,7 +556,7 @@ def summary_text(label: str | None, figures: dict[str, Any] | None, counters: di
             picked.append("–" if rate is None else f"{rate:.0%} ok", "bold")
             picked.append(f"\n  P95 NL {short_ms(latency['nl']['p95'])} · exec {short_ms(latency['execution']['p95'])}")
     if lines < 4:
-        return picked if label is not None else cursor
+        return picked if label is not None or counters is None else cursor
     return Text("\n", no_wrap=True).join([cursor, picked])
 
 

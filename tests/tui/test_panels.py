@@ -373,7 +373,7 @@ def test_a_live_error_raises_a_banner_that_counts_jumps_and_dismisses(log: Path)
             await refreshed(pilot)
             text = banners(app)
             assert text.startswith(" ✖ ERROR  DatabaseError  [execution]  [bold red]boom[/] ␛[2J literal")
-            assert "3f2b8c1e #11  10:05:01.000" in text and "a go · x dismiss" in text
+            assert "3f2b8c1e #11  10:05:01  a go · x dismiss" in text
             assert app.alert_bar.size.height == 1 if hasattr(app, "alert_bar") else True
             append(log, [_error(12, 2, error_type="Boom"), _error(13, 3, error_type="Crash")])
             await refreshed(pilot)
@@ -583,3 +583,48 @@ def test_a_dismissed_rule_stays_down_until_it_clears_and_the_bell_rings_once(log
             assert banners(app) == ""
 
     run(scenario())
+
+
+# -- snapshots: the whole screen with every panel, on fixed data ------------------------------------
+
+
+def _snapshot_log(path: Path) -> Path:
+    nasty = event(U, SESSION_B, 9, "2026-12-04T19:58:00.000000Z", input="[bold red]not styled[/] \x1b[2J still literal")
+    return write_log(path, conversation(6) + fixture_events() + [nasty])
+
+
+async def _with_banners(pilot) -> None:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    app.event_log.clock = lambda: 0.0  # the status bar's rate does not depend on when the snapshot is taken
+    await loaded(pilot)
+    append(app.path, [
+        event(E, SESSION_A, 4, "2026-12-04T19:58:10.000000Z", stage="execution", error_type="DatabaseError",
+              error="database is locked [red]x[/]", recoverable=False),
+        event(X, SESSION_B, 10, "2026-12-04T19:58:12.000000Z", success=False, message="Project 9 not found",
+              operation="DELETE", entity="project"),
+    ])
+    await refreshed(pilot)
+
+
+SNAPSHOT_RULES = AlertRules(error_rate_per_minute=0.5)
+
+
+def test_snapshot_every_panel_160x50(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _with_banners(pilot)
+        await pilot.press("s", "down", "down", "enter", "escape")  # pick 3f2b8c1e; back to the stream
+        await until(pilot, lambda: pilot.app.panels.scope.ready, "the scope")
+        await refreshed(pilot)
+
+    app = make_app(_snapshot_log(tmp_path / "production.jsonl"), rules=SNAPSHOT_RULES)
+    assert snap_compare(app, terminal_size=(160, 50), run_before=run_before)
+
+
+def test_snapshot_every_panel_80x24(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _with_banners(pilot)
+        await pilot.press("s", "l")  # narrow: the panels are off until asked for, and go under the stream
+        await refreshed(pilot)
+
+    app = make_app(_snapshot_log(tmp_path / "production.jsonl"), rules=SNAPSHOT_RULES)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
