@@ -155,6 +155,12 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _per_minute(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
 def span_text(seconds: int) -> str:
     from tui.alerts import _span
 
@@ -193,11 +199,11 @@ def figures_text(figures: dict[str, Any], mode: str, scope: str, note: str | Non
     text.append("/turn\n", "dim")
     per_minute = figures.get("events_per_minute")
     text.append("events ", "dim")
-    text.append(f"{per_minute:,.1f}" if per_minute is not None else "–", "bold")
+    text.append(_per_minute(per_minute), "bold")
     text.append("/min", "dim")
     if errors.get("per_minute") is not None:
         text.append("  errors ", "dim")
-        text.append(f"{errors['per_minute']:,.1f}", "bold")
+        text.append(_per_minute(errors["per_minute"]), "bold")
         text.append("/min", "dim")
     text.append("\n")
     if note:

@@ -26,7 +26,7 @@ from tui.index import CODES
 from tui.latency import (
     SYNC_ROWS, WHOLE, WINDOW, LatencyPanel, Scope, backfill, build_scope, figures_text, scope_rows, whole_figures,
 )
-from tui.sessions import SessionsPanel, summary_text
+from tui.sessions import SessionsPanel, focus_now, summary_text
 
 if TYPE_CHECKING:
     from tui.app import MonitorApp
@@ -280,15 +280,15 @@ class Panels:
         panel = self.sessions_panel if which == "sessions" else self.latency_panel
         app = self.app
         if which == "sessions" and panel.display and not self.sessions_panel.list.has_focus:
-            self.sessions_panel.list.focus()  # shown but not focused: focus it first
+            focus_now(self.sessions_panel.list)  # shown but not focused: focus it first
             return
         panel.display = not panel.display
         self._side()
         if which == "sessions":
             if panel.display:
-                self.sessions_panel.list.focus()
+                focus_now(self.sessions_panel.list)
             else:
-                app.stream.focus()
+                focus_now(app.stream)
         self.tick(force=True)
 
     def layout(self, width: int) -> None:
@@ -299,7 +299,7 @@ class Panels:
             self.tick(force=True)
 
     def _leave(self) -> None:
-        self.app.stream.focus()
+        focus_now(self.app.stream)
 
     def _side(self) -> None:
         side = self.latency_panel.parent
@@ -335,7 +335,7 @@ class Panels:
                 app._update_types()
             app.notify("Filters cleared to show the error", timeout=2)
         stream.go_to(position)
-        stream.focus()
+        focus_now(stream)
 
     def dismiss(self, every: bool = False) -> None:
         if every:

@@ -36,6 +36,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from obra_monitor.render import clean_text, clock
@@ -197,9 +198,6 @@ class SessionList(ScrollView, can_focus=True):
     class Leave(Message):
         """Escape: back to the stream."""
 
-    class PrefixWanted(Message):
-        """`/`: type an id prefix."""
-
     def __init__(self, stats: Callable[[], Stats], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.stats = stats
@@ -269,7 +267,9 @@ class SessionList(ScrollView, can_focus=True):
             panel.cycle_order()
 
     def action_prefix(self) -> None:
-        self.post_message(self.PrefixWanted())
+        panel = self.parent
+        if isinstance(panel, SessionsPanel):  # at once: the keys typed next go to the box
+            focus_now(panel.query_one("#sessions-prefix", Input))
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())
@@ -444,8 +444,13 @@ class SessionsPanel(Vertical):
         _show(self.query_one("#sessions-header", Static), header_text(width))
 
     def cycle_order(self) -> None:
+        """The next order, shown from its top."""
         self.ordering.cycle()
+        session_list = self.list
+        session_list.cursor = 0
         self.update(force=True)
+        session_list.scroll_to(y=0, animate=False, immediate=True)
+        session_list._move(1)
 
     def set_prefix(self, prefix: str) -> None:
         self.prefix = prefix.strip().lower()
@@ -474,7 +479,7 @@ class SessionsPanel(Vertical):
     @on(Input.Submitted, "#sessions-prefix")
     def _prefix_submitted(self, message: Input.Submitted) -> None:
         message.stop()
-        self.list.focus()
+        focus_now(self.list)
         if not self.prefix:
             self.on_filter(None)
             return
@@ -503,11 +508,6 @@ class SessionsPanel(Vertical):
         message.stop()
         self.on_moved()
 
-    @on(SessionList.PrefixWanted)
-    def _prefix_wanted(self, message: SessionList.PrefixWanted) -> None:
-        message.stop()
-        self.query_one("#sessions-prefix", Input).focus()
-
     @on(SessionList.Leave)
     def _leave(self, message: SessionList.Leave) -> None:
         message.stop()
@@ -518,10 +518,10 @@ class SessionsPanel(Vertical):
         if event.key == "escape" and box.has_focus:
             event.stop()
             box.value = ""
-            self.list.focus()
+            focus_now(self.list)
         elif event.key == "down" and box.has_focus:
             event.stop()
-            self.list.focus()
+            focus_now(self.list)
 
 
 def summary_text(label: str | None, figures: dict[str, Any] | None, counters: dict[str, Any] | None,
@@ -565,3 +565,12 @@ def _show(widget: Static, text: Text) -> None:
     if getattr(widget, "_shown_text", None) != text:
         widget._shown_text = text  # type: ignore[attr-defined]
         widget.update(text, layout=False)
+
+
+def focus_now(widget: Widget) -> None:
+    """Focus a widget now, not after the queued messages as Widget.focus does, so that
+    the keys typed right after go to it."""
+    try:
+        widget.screen.set_focus(widget)
+    except Exception:  # noqa: BLE001 - no screen (closing): nothing to focus
+        pass
