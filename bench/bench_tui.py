@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"toolong skipped: {args.tl} not found (install it in its own venv: "
                   "python3 -m venv /tmp/tl-venv && /tmp/tl-venv/bin/pip install toolong)\n")
         results: dict[str, list[dict[str, float]]] = {}
+        Terminal.boot()
         for tool in tools:
             for run in range(args.runs):
                 os.truncate(log, size)
@@ -238,6 +239,12 @@ class Terminal:
     @classmethod
     def tmux(cls, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["tmux", "-L", cls.SOCKET, *args], text=True, **options)  # type: ignore[call-overload]
+
+    @classmethod
+    def boot(cls) -> None:
+        """Start the private server with an idle session, so that it outlives each run's
+        session (a server exits with its last session, racing the next run's start)."""
+        cls.tmux("new-session", "-d", "-s", "keepalive", "sleep 1000000", check=True)
 
     @classmethod
     def shutdown(cls) -> None:
