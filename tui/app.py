@@ -161,7 +161,7 @@ class MonitorApp(App[None]):
     def poll_now(self) -> None:
         """Read the log now (tests, and when the watcher is off)."""
         self._changed()
-        self._flush()
+        self._show_new_rows()
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None:
@@ -171,11 +171,11 @@ class MonitorApp(App[None]):
         rate = BUSY_UPDATES_PER_SECOND if self._last_flush_rows > BUSY_ROWS else UPDATES_PER_SECOND
         delay = self._last_flush + 1 / rate - time.monotonic()
         if delay <= 0:
-            self._flush()
+            self._show_new_rows()
         else:
-            self._flush_timer = self.set_timer(delay, self._flush)
+            self._flush_timer = self.set_timer(delay, self._show_new_rows)
 
-    def _flush(self) -> None:
+    def _show_new_rows(self) -> None:  # not _flush: App._flush(stderr) is Textual's
         """Show the rows polled since the last update (at most UPDATES_PER_SECOND times a second)."""
         self._flush_timer = None
         self._last_flush = time.monotonic()
