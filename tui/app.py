@@ -178,6 +178,8 @@ class MonitorApp(App[None]):
     def _show_new_rows(self) -> None:  # not _flush: App._flush(stderr) is Textual's
         """Show the rows polled since the last update (at most UPDATES_PER_SECOND times a second)."""
         self._flush_timer = None
+        if self._quitting():
+            return
         self._last_flush = time.monotonic()
         stream = self.stream
         before = stream.shown
@@ -242,7 +244,13 @@ class MonitorApp(App[None]):
             history_failures=self.panels.alerts.history_count,
         )
 
+    def _quitting(self) -> bool:
+        """True once shutdown has removed the main screen's widgets; timers may still fire then."""
+        return self._cancel.is_set() or not self.query(StreamView)
+
     def _update_status(self) -> None:
+        if self._quitting():
+            return
         status = self.status()
         if status != self._shown_status:
             self._shown_status = status
