@@ -41,7 +41,8 @@ def kind_of(event: dict[str, Any] | None) -> int:
 class EventIndex:
     """Parallel arrays, one row per line; append-only, except `prepend`."""
 
-    __slots__ = ("slots", "offsets", "lengths", "kinds", "sessions", "session_names", "_session_ids")
+    __slots__ = ("slots", "offsets", "lengths", "kinds", "sessions", "session_names", "_session_ids",
+                 "_rows_cache")
 
     def __init__(self) -> None:
         self.slots = array("H")  # which source (open file) the line is in
@@ -51,6 +52,7 @@ class EventIndex:
         self.sessions = array("i")  # index into session_names, NO_SESSION if none
         self.session_names: list[str] = []
         self._session_ids: dict[str, int] = {}
+        self._rows_cache: tuple[tuple[object, ...], array] | None = None
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -153,6 +155,16 @@ class EventIndex:
         column, end = self.sessions, len(self.sessions)
         if start >= end or not sessions:
             return array("i")
+        key = (sessions, start, end, id(column))  # the stream and the panels ask the same, in a row
+        cached = self._rows_cache
+        if cached is not None and cached[0] == key:
+            return array("i", cached[1])
+        rows = self._session_rows(sessions, start, end)
+        self._rows_cache = (key, rows)
+        return array("i", rows)
+
+    def _session_rows(self, sessions: frozenset[int], start: int, end: int) -> array:
+        column = self.sessions
         if len(sessions) > FIND_SESSIONS or end - start < 1024:
             return array("i", compress(range(start, end), map(sessions.__contains__, column[start:])))
         data = column[start:].tobytes()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PANEL_UPDATES_PER_SECOND = 4
 WHOLE_LOG_SECONDS = 2.0
+BUDGET = 40  # the whole-log figures, costing t, wait at least BUDGET * t before they are computed again
 RULE_CHECKS_PER_SECOND = 4
 WIDE = 120  # terminals at least this wide open with the side panels shown
 HISTORY_SCAN = 500_000  # rows looked back through for the newest history failure (--alert-history)
@@ -57,6 +58,8 @@ class Panels:
         self._rules_at = -1e9
         self._whole_at = -1e9
         self._whole: tuple[int, int, dict[str, Any]] | None = None  # (stats id, events, figures)
+        self._whole_cost = 0.0
+        self._sorted: Stats | None = None
         self._window_events = -1
         self._scope_figures: dict[str, Any] | None = None
         self._history: tuple[int, int, int] | None = None
@@ -230,12 +233,18 @@ class Panels:
         assert stats is not None
         now = time.monotonic()
         cached = self._whole
-        if (not force and cached is not None and cached[0] == id(stats) and
-                (cached[1] == stats.events or now - self._whole_at < WHOLE_LOG_SECONDS)):
+        wait = max(WHOLE_LOG_SECONDS, BUDGET * self._whole_cost)
+        if (cached is not None and cached[0] == id(stats) and
+                (cached[1] == stats.events or (not force and now - self._whole_at < wait))):
             figures = cached[2]
         else:
+            if self._sorted is not stats:
+                # Sorted once in place, the durations sort again in one pass (the new ones are a short run).
+                stats.sort_latencies()
+                self._sorted = stats
             figures = whole_figures(stats)
             self._whole, self._whole_at = (id(stats), stats.events, figures), now
+            self._whole_cost = time.monotonic() - now
         note = None if self.app.event_log.loaded or not scope.everything else "history still loading: partial"
         return figures, None, note
 
