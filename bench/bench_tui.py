@@ -6,7 +6,8 @@
 
 Each tool runs in a detached tmux session (160x50) on a private copy of the log (appends
 never touch bench/out). The screen is read with `tmux capture-pane` in a tight loop, so
-every figure is what a person would see, within the ~5 ms a capture takes:
+every figure is what a person would see, to within a capture and the 10 ms left between
+captures (back-to-back captures would take CPU from the app being timed):
 
 - first screen: from starting the command to one of the log's last lines being on screen;
 - all loaded: obra-monitor until its status bar shows the full event count (every statistic
@@ -47,6 +48,8 @@ BIG = HERE / "out" / "big.jsonl"
 OBRA_MONITOR = Path(sys.executable).with_name("obra-monitor")
 WIDTH, HEIGHT = 160, 50
 TIMEOUT = 120.0
+CAPTURE_GAP = 0.01  # s between screen captures while timing: a capture costs the tmux server
+# (and this 2-CPU machine) a few ms of CPU, which back-to-back captures would take from the app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +174,8 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
         pid = term.pid()
         memory = Memory(pid)
         memory.start()
-        screen = term.wait(lambda s: any(marker in s for marker in markers), "the first screen")
+        screen = term.wait(lambda s: any(marker in s for marker in markers), "the first screen",
+                           interval=CAPTURE_GAP)
         figures["first screen s"] = time.perf_counter() - start
         term.wait(tool.loaded, "everything loaded", interval=0.05)
         figures["all loaded s"] = time.perf_counter() - start
@@ -182,7 +186,7 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
             marker = f"bench-append-{run}-{number}-{uuid.uuid4().hex[:6]}"
             _append(log, [_event(marker)])
             sent = time.perf_counter()
-            term.wait(lambda s, m=marker: m in s, f"appended line {number}")
+            term.wait(lambda s, m=marker: m in s, f"appended line {number}", interval=CAPTURE_GAP)
             latencies.append(time.perf_counter() - sent)
             time.sleep(0.15)
         figures["append median ms"] = statistics.median(latencies) * 1000
@@ -196,7 +200,7 @@ def measure(tool: Tool, log: Path, markers: list[str], args: argparse.Namespace,
             key, done = tool.keys[number % len(tool.keys)]
             term.send(key)
             sent = time.perf_counter()
-            term.wait(done, f"key {key}")
+            term.wait(done, f"key {key}", interval=CAPTURE_GAP)
             keys.append(time.perf_counter() - sent)
             time.sleep(0.2)
         writer.stop()
