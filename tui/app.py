@@ -475,4 +475,11 @@ class MonitorApp(App[None]):
         for number, label in enumerate(KEY_LABELS, start=1):
             yield SystemCommand(f"Show / hide {label}", f"Toggle {label} events ({number})",
                                 lambda n=number - 1: self.action_toggle_kind(n))
+        yield SystemCommand("Sessions panel", "Show, focus or hide the sessions: pick some to filter the "
+                            "stream (s)", self.action_toggle_sessions)
+        yield SystemCommand("Latency panel", "Show or hide the rolling P50/P95/P99 (l)", self.action_toggle_latency)
+        yield SystemCommand("Latency: window or whole log", "Switch the latency figures between the rolling "
+                            "window and the whole log (w)", self.action_toggle_window)
+        yield SystemCommand("Go to the alert", "The event of the first alert banner (a)", self.action_jump_alert)
+        yield SystemCommand("Dismiss alerts", "Take every alert banner down (X)", self.action_dismiss_alerts)
         yield SystemCommand("Keys", "The help screen (?)", self.action_help)

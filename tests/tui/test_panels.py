@@ -631,3 +631,22 @@ def test_snapshot_every_panel_80x24(snap_compare, tmp_path: Path) -> None:  # ty
 
     app = make_app(_snapshot_log(tmp_path / "production.jsonl"), rules=SNAPSHOT_RULES)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_error_jumps_stay_within_the_picked_sessions(log: Path) -> None:
+    write_log(log, fixture_events())
+
+    async def scenario() -> None:
+        app = make_app(log, rules=QUIET)
+        async with app.run_test(size=BIG) as pilot:
+            await loaded(pilot)
+            await pilot.press("s", "down", "down", "enter", "escape")  # 7c1d2e3f: one error
+            assert app.stream.sessions == {SESSION_B}
+            await pilot.press("E")
+            position = app.stream.cursor_position
+            assert position is not None and app.event_log.index.session_name(position) == SESSION_B
+            assert b"Project 12 not found" in app.event_log.parse(position)[2]
+            await pilot.press("E")  # session A's older errors are not in the stream
+            assert app.stream.cursor_position == position
+
+    run(scenario())
