@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.text import Text
@@ -190,7 +191,7 @@ class Alerts:
         if figures.get("end") is not None:
             self.newest_second = figures["end"]
         span = _span(figures["span"])
-        at = f"as of {clock(_iso(figures['end']))[:8]}" if figures.get("end") is not None else ""
+        at = f"as of {clock(iso_second(figures['end']))[:8]}" if figures.get("end") is not None else ""
         errors = figures["errors"]
         limit = rules.error_rate_per_minute
         self._rule("rule:error_rate", limit is not None and errors["total"] > 0 and errors["per_minute"] > limit,
@@ -219,7 +220,7 @@ class Alerts:
         quiet = now - since
         self._rule("rule:quiet", quiet > limit * 60,
                    lambda: (f"no events for {_duration(quiet)}",
-                            f"the newest is from {_iso(self.newest_second)[:19].replace('T', ' ')} UTC"
+                            f"the newest is from {iso_second(self.newest_second)[:19].replace('T', ' ')} UTC"
                             if self.newest_second is not None else "the log has no events yet"))
 
     def saw(self, second: int | None) -> None:
@@ -300,9 +301,8 @@ def _error_key(event: dict[str, Any]) -> str:
     return RECOVERABLE
 
 
-def _iso(second: int | None) -> str:
-    from datetime import datetime, timezone
-
+def iso_second(second: int | None) -> str:
+    """An epoch second as a UTC `ts` (`2026-12-04T10:00:00Z`); empty for None."""
     if second is None:
         return ""
     return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

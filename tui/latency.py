@@ -19,6 +19,7 @@ that arrive meanwhile wait in `pending`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from textual.widgets import Sparkline, Static
 from obra_monitor import events as ev
 from obra_monitor.render import clock
 from obra_monitor.stats import RollingWindow, Stats
+from tui.alerts import _span, iso_second
 from tui.log import EventLog
 
 SYNC_ROWS = 20_000  # a scope with more rows than this is built in a worker thread
@@ -106,22 +108,23 @@ def build_scope(log: EventLog, rows: list[int], span: int,
     return stats, window
 
 
-def backfill(window: RollingWindow, log: EventLog, end: int, *, limit: int = 200_000,
+def backfill(window: RollingWindow, log: EventLog, end: int, *, budget: float = 0.03,
              batch: int = 512) -> int:
-    """Feed the window the rows before `end` that fall in it, newest first, stopping at the
-    first batch that is wholly older than the window (or after `limit` rows): the history's
-    part of the window once it is loaded. Returns the rows read."""
-    read = 0
+    """Feed the window the rows before `end` that fall in it, newest first, for about `budget`
+    seconds: the history's part of the window once it is loaded. Returns the row to go on
+    from (0: done, the rows before it are older than the window)."""
+    deadline = time.perf_counter() + budget
     high = end
-    while high > 0 and read < limit:
+    while high > 0:
         low = max(0, high - batch)
         events = [event for event in (log.parse(row)[0] for row in range(low, high)) if event is not None]
-        read += high - low
         outside = window.add_many(events)
         if events and outside == len(events):
-            break
+            return 0
         high = low
-    return read
+        if time.perf_counter() > deadline:
+            break
+    return high
 
 
 # -- the panel ------------------------------------------------------------------------------
@@ -162,8 +165,6 @@ def _per_minute(value: float | None) -> str:
 
 
 def span_text(seconds: int) -> str:
-    from tui.alerts import _span
-
     return _span(seconds)
 
 
@@ -174,9 +175,7 @@ def figures_text(figures: dict[str, Any], mode: str, scope: str, note: str | Non
         text.append("Latency", "bold")
         text.append(f" last {span_text(figures['span'])}", "bold cyan")
         if figures.get("end") is not None:
-            from tui.alerts import _iso
-
-            text.append(f" to {clock(_iso(figures['end']))[:8]}", "dim")
+            text.append(f" to {clock(iso_second(figures['end']))[:8]}", "dim")
     else:
         text.append("Latency", "bold")
         text.append(" whole log", "bold magenta")

@@ -21,10 +21,11 @@ from textual.widget import Widget
 from obra_monitor import events as ev
 from obra_monitor.config import AlertRules
 from obra_monitor.stats import RollingWindow, Stats
-from tui.alerts import FATAL, RECOVERABLE, AlertBar, Alerts, _error_key
+from tui.alerts import FATAL, RECOVERABLE, AlertBar, Alerts, _error_key, iso_second
 from tui.index import CODES
 from tui.latency import (
-    SYNC_ROWS, WHOLE, WINDOW, LatencyPanel, Scope, backfill, build_scope, figures_text, scope_rows, whole_figures,
+    SYNC_ROWS, WHOLE, WINDOW, LatencyPanel, Scope, backfill, build_scope, figures_text, scope_rows, span_text,
+    whole_figures,
 )
 from tui.sessions import SessionsPanel, focus_now, summary_text
 
@@ -63,6 +64,7 @@ class Panels:
         self._window_events = -1
         self._scope_figures: dict[str, Any] | None = None
         self._history: tuple[int, int, int] | None = None
+        self._backfill_from = 0  # history rows still to look at for the window, newest first
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -88,11 +90,21 @@ class Panels:
         if self._history is not None:
             errors, failed, fatal = self._history
             self.alerts.history_loaded(errors + failed, fatal, self._newest_failures)
-        backfill(self.window, self.app.event_log, rows)
+        self._backfill_from = rows  # the window's older part, 30 ms at a time between screen updates
+        self._backfill_step()
         self._window_events = -1
         if not self.scope.everything:
             self.set_filter(self.scope.sessions, rebuild=True)
         self.tick(force=True)
+
+    def _backfill_step(self) -> None:
+        if not self._backfill_from or not self.alert_bar.is_attached:
+            return
+        self._backfill_from = backfill(self.window, self.app.event_log, self._backfill_from)
+        if self._backfill_from:
+            self.app.set_timer(0.02, self._backfill_step)
+        else:
+            self.tick(force=True)
 
     def _newest_failures(self, keys: set[str]) -> dict[str, tuple[int, dict[str, Any]]]:
         """The newest history failure of each banner key: a walk back through the kinds column."""
@@ -193,7 +205,7 @@ class Panels:
             self._update_panels(force)
 
     def _evaluate(self) -> None:
-        if self.window.newest is None:
+        if self.window.newest is None or self._backfill_from:  # not while the window is partial
             return
         self.alerts.evaluate(self.window.figures())
 
@@ -209,9 +221,7 @@ class Panels:
     def _update_panels(self, force: bool) -> None:
         if self.sessions_panel.display:
             if self.window.newest is not None:
-                from tui.alerts import _iso
-
-                self.sessions_panel.today = _iso(self.window.newest)[:10]
+                    self.sessions_panel.today = iso_second(self.window.newest)[:10]
             self.sessions_panel.update(force)
             self._update_summary()
         if self.latency_panel.display:
@@ -228,7 +238,8 @@ class Panels:
             figures = window.figures()
             slices = max(4, min(60, (self.latency_panel.size.width or 34)))
             series = [part["nl_p95"] or 0.0 for part in window.series(slices)]
-            return figures, series if any(series) else None, None
+            note = "reading the window's older events…" if self._backfill_from and scope.everything else None
+            return figures, series if any(series) else None, note
         stats = self.app.event_log.stats if scope.everything else scope.stats
         assert stats is not None
         now = time.monotonic()
@@ -322,7 +333,7 @@ class Panels:
             self._side()
         self.tick(force=True)
         self.app.notify("Latency: whole log (same figures as analyze)" if self.mode == WHOLE
-                        else f"Latency: the last {figures_span(self.span)} of event time", timeout=2)
+                        else f"Latency: the last {span_text(self.span)} of event time", timeout=2)
 
     def jump(self) -> None:
         banner = self.alerts.first_with_event()
@@ -352,12 +363,6 @@ class Panels:
         elif self.alerts.dismiss() is None:
             self.app.notify("No banner to dismiss", timeout=2)
         self._sync_alerts()
-
-
-def figures_span(seconds: int) -> str:
-    from tui.latency import span_text
-
-    return span_text(seconds)
 
 
 __all__ = ["FATAL", "RECOVERABLE", "Panels"]
