@@ -125,6 +125,29 @@ def rotated_set(path: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
+def open_rotated_set(path: Path) -> list[tuple[Path, int, os.stat_result]]:
+    """Open every file of the set; (path, fd, stat) oldest first, each physical file once.
+
+    Opened newest first, so that a rotation meanwhile shows a file twice
+    (skipped by its identity) rather than hiding one.
+    """
+    opened: list[tuple[Path, int, os.stat_result]] = []
+    seen: set[tuple[int, int]] = set()
+    for file_path in reversed(rotated_set(path)):
+        try:
+            fd = os.open(file_path, os.O_RDONLY)
+        except OSError:
+            continue
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) in seen:
+            os.close(fd)
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        opened.append((file_path, fd, st))
+    opened.reverse()
+    return opened
+
+
 class _Splitter:
     """Cuts a stream of blocks into lines; holds a torn last line; caps long ones."""
 
@@ -214,21 +237,7 @@ class LogSet:
         self.files: list[LogFile] = []
         self.sizes: list[int] = []
         self._fds: list[int] = []
-        seen: set[tuple[int, int]] = set()
-        opened = []
-        # Newest first: a rotation in between makes us see a file twice (skipped), never miss one.
-        for file_path in reversed(rotated_set(self.path)):
-            try:
-                fd = os.open(file_path, os.O_RDONLY)
-            except OSError:
-                continue
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) in seen:
-                os.close(fd)
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            opened.append((file_path, fd, st))
-        for number, (file_path, fd, st) in enumerate(reversed(opened)):
+        for number, (file_path, fd, st) in enumerate(open_rotated_set(self.path)):
             self.files.append(LogFile(number, file_path, st.st_dev, st.st_ino))
             self.sizes.append(st.st_size)
             self._fds.append(fd)
@@ -657,23 +666,8 @@ class LogReader:
                 begin = _after_last_newline(fd, size)
                 self._live = _Followed(info, fd, self.max_line, begin)
             return
-        # Newest first, so that a rotation meanwhile shows a file twice rather than hiding one.
-        paths = list(reversed(rotated_set(self.path)))
-        opened_files: list[tuple[Path, LogFile, int]] = []
-        seen: set[tuple[int, int]] = set()
-        for path in paths:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) in seen:
-                os.close(fd)
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            opened_files.append((path, LogFile(-1, path, st.st_dev, st.st_ino), fd))
-        for path, info, fd in reversed(opened_files):
-            info = LogFile(self._next_id, path, info.dev, info.ino)
+        for path, fd, st in open_rotated_set(self.path):
+            info = LogFile(self._next_id, path, st.st_dev, st.st_ino)
             self._next_id += 1
             self.files[info.id] = info
             self._fds[info.id] = fd
