@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import orjson
+
+from measure import mb, run_measured
 
 HERE = Path(__file__).resolve().parent
 BIG = HERE / "out" / "big.jsonl"
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'command':<{width}}  {'wall (s)':>9}  {'peak PSS, tree':>15}  {'largest RSS':>15}  {'vs analyze':>10}")
     for name, (wall, tree_rss, max_rss) in rows:
         ratio = f"{wall / analyze[0]:.1f}x"
-        print(f"{name:<{width}}  {wall:>9.2f}  {_mb(tree_rss):>15}  {_mb(max_rss):>15}  {ratio:>10}")
+        print(f"{name:<{width}}  {wall:>9.2f}  {mb(tree_rss):>15}  {mb(max_rss):>15}  {ratio:>10}")
     if jq_total:
         print(f"\nobra-monitor analyze answers all four (and more) {jq_total[0] / analyze[0]:.0f}x faster "
               f"than the four jq queries, in {analyze[1] / jq_total[1] * 100:.1f}% of their peak memory.")
@@ -127,27 +127,8 @@ def _measure(command: list[str], runs: int) -> tuple[float, int, int]:
 
 
 def _run_once(command: list[str]) -> tuple[float, int, int]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{command[0]} failed ({proc.returncode}): {error[:500]}")
-    return wall, peak[0], usage.ru_maxrss * 1024
+    measured = run_measured(command)
+    return measured.wall, measured.tree_pss, measured.max_rss
 
 
 def _loop_ns() -> float:
@@ -156,30 +137,6 @@ def _loop_ns() -> float:
     for _ in range(3_000_000):
         count += 1
     return (time.perf_counter() - started) / 3_000_000 * 1e9
-
-
-def _tree_rss(pid: int) -> int:
-    """Sum of Pss over the process and its descendants (bytes)."""
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            with open(f"/proc/{current}/smaps_rollup") as rollup:
-                for line in rollup:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as children:
-                    pending += [int(child) for child in children.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import NamedTuple
+
+from measure import mb, run_measured
 
 HERE = Path(__file__).resolve().parent
 BIG = HERE / "out" / "big.jsonl"
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, runs in results.items():
         row = _median(runs)
         walls = " ".join(f"{r.wall:.1f}" for r in runs)
-        print(f"{name:<31}  {row.wall:>8.2f}  {walls:>16}  {row.cpu:>7.2f}  {_mb(row.tree_rss):>14}  "
-              f"{_mb(row.max_rss):>15}  {row.wall / analyze.wall:>14.2f}x  {row.cpu / analyze.cpu:>13.2f}x")
+        print(f"{name:<31}  {row.wall:>8.2f}  {walls:>16}  {row.cpu:>7.2f}  {mb(row.tree_rss):>14}  "
+              f"{mb(row.max_rss):>15}  {row.wall / analyze.wall:>14.2f}x  {row.cpu / analyze.cpu:>13.2f}x")
     dashboard = _median(results["obra-monitor dashboard -o FILE"])
     ratio = dashboard.wall / analyze.wall
     chart_js = HERE.parent / "obra_monitor" / "dashboard_assets" / "vendor" / "chart.umd.min.js"
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 class Run(NamedTuple):
     wall: float  # seconds
     cpu: float  # user + system seconds of the command and the workers it waited for
-    tree_rss: int  # bytes, peak of the sum over the process tree (sampled every 10 ms)
+    tree_rss: int  # bytes, peak Pss of the process tree (sampled every 10 ms; shared pages once)
     max_rss: int  # bytes, the largest single process (wait4)
 
 
@@ -87,50 +87,8 @@ def _median(runs: list[Run]) -> Run:
 
 
 def run_once(command: list[str]) -> Run:
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:2])} failed ({proc.returncode}): {error[:500]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, peak[0], usage.ru_maxrss * 1024)
-
-
-def _tree_rss(pid: int) -> int:
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as children:
-                    pending += [int(child) for child in children.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+    measured = run_measured(command)
+    return Run(measured.wall, measured.cpu, measured.tree_pss, measured.max_rss)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ is deterministic for a given --seed.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
