@@ -32,7 +32,7 @@ from textual.widgets import Footer, Input
 from obra_monitor.config import AlertRules
 from tui.bars import KEY_KINDS, KEY_LABELS, Status, StatusBar, TypeBar
 from tui.history import History, load_history
-from tui.index import ALL_KINDS, CODES, EventIndex
+from tui.index import ALL_KINDS, CODES
 from tui.log import TAIL, EventLog
 from tui.panels import Panels
 from tui.search import Search
