@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from obra_monitor import events as ev
+from obra_monitor.arguments import positive_int
 from obra_monitor.config import resolve_log_path
 from obra_monitor.errors import ObraMonitorError, UsageError
 from obra_monitor.reader import rotated_set
@@ -58,17 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                         help="worker processes (default: one per CPU for logs over 32 MB)")
     parser.set_defaults(run=run)
-
-
-def positive_int(text: str) -> int:
-    """argparse type for counts such as --top and --jobs."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

@@ -33,7 +33,8 @@ from typing import Any
 import orjson
 
 from obra_monitor import events as ev
-from obra_monitor.analyze import parse_since, positive_int, reading_progress, require_log
+from obra_monitor.analyze import parse_since, reading_progress, require_log
+from obra_monitor.arguments import positive_int
 from obra_monitor.config import resolve_log_path
 from obra_monitor.errors import UsageError
 from obra_monitor.reader import EventScan, LogSet, Segment

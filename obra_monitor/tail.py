@@ -21,6 +21,7 @@ import watchfiles
 from rich.console import Console
 
 from obra_monitor import events as ev
+from obra_monitor.arguments import whole_number
 from obra_monitor.config import resolve_log_path
 from obra_monitor.errors import UsageError
 from obra_monitor.reader import LogReader, Record
@@ -48,19 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the raw JSON lines (for jq)")
     parser.add_argument("--no-follow", action="store_true", help="print the last events and exit")
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell (on stderr) on failures")
-    parser.add_argument("-n", "--lines", type=_count, default=10, metavar="N",
+    parser.add_argument("-n", "--lines", type=whole_number(0), default=10, metavar="N",
                         help="how many past events to show first (default 10)")
     parser.set_defaults(run=run)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
