@@ -45,6 +45,7 @@ from pathlib import Path
 from itertools import accumulate
 from typing import Any, TypeVar
 
+from obra_monitor.arguments import positive_int
 from obra_monitor.config import SECTION, read_config_file, section_of, settings_from_mapping
 from obra_monitor.errors import UsageError
 from obra_monitor.events import Stage
@@ -865,7 +866,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--path", default=DEFAULT_PATH, metavar="LOG",
                         help=f"log to write (appended to; default: ./{DEFAULT_PATH})")
-    parser.add_argument("--sessions", type=_positive_int, metavar="N",
+    parser.add_argument("--sessions", type=positive_int, metavar="N",
                         help=f"live: sessions open at once (default {DEFAULT_LIVE_SESSIONS}); "
                              f"--rate 0: sessions in all (default {DEFAULT_BACKFILL_SESSIONS})")
     parser.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="EVENTS_PER_S",
@@ -981,13 +982,6 @@ class _stop_on_signals:
 
     def _handle(self, number: int, frame: Any) -> None:
         self.simulation.stop_requested = True
-
-
-def _positive_int(text: str) -> int:
-    value = int(text) if text.strip().lstrip("+").isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def _positive_float(text: str) -> float:
